@@ -172,8 +172,7 @@ def main() -> int:
     for initiative in catalog.initiatives:
         by_part[initiative["part"]] = by_part.get(initiative["part"], 0) + 1
     print(
-        f"{len(catalog.initiatives)} initiatives {by_part}, {len(catalog.agencies)} agencies, "
-        f"{len(problems)} problems"
+        f"{len(catalog.initiatives)} initiatives {by_part}, {len(catalog.agencies)} agencies, {len(problems)} problems"
     )
     return 1 if problems else 0
 

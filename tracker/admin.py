@@ -1,0 +1,281 @@
+"""The administrator's screens: the catalog, the matrix and who owns what.
+
+Every model here keeps an audit history (the "History" button): who changed which field, from what to what.
+Ownerships are edited only inside their initiative, where the form can check the whole set at once
+(exactly one lead on each side); the standalone ownership list is for finding an agency's responsibilities.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from tracker.choices import Country, InitiativeKind, OwnershipRole
+from tracker.models import (
+    Agency,
+    Initiative,
+    MatrixIssue,
+    MatrixResponsibility,
+    Mechanism,
+    Ownership,
+    Report,
+    TargetRevision,
+)
+
+admin.site.site_header = _("Mexico–Korea Commission tracker")
+admin.site.site_title = _("Commission tracker administration")
+admin.site.index_title = _("Catalog, matrix and accounts")
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """An admin whose history page shows each change's author, time and changed fields."""
+
+
+# --- Initiatives ---------------------------------------------------------------------------------
+
+
+class OwnershipInlineFormSet(forms.BaseInlineFormSet):
+    """Checks the owners as a whole: one lead in Mexico, one lead in Korea, no agency twice."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        leads = {Country.MEXICO: 0, Country.KOREA: 0}
+        seen = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("agency"):
+                continue
+            agency = data["agency"]
+            if agency.pk in seen:
+                raise forms.ValidationError(_("%(agency)s is listed twice.") % {"agency": agency})
+            seen.add(agency.pk)
+            if data.get("role") == OwnershipRole.LEAD:
+                leads[agency.country] += 1
+        for country, count in leads.items():
+            label = Country(country).label
+            if count == 0:
+                raise forms.ValidationError(
+                    _("Every initiative needs a lead agency in %(country)s. Mark one of its agencies as lead.")
+                    % {"country": label}
+                )
+            if count > 1:
+                raise forms.ValidationError(
+                    _("Only one agency in %(country)s can lead; make the others supporting.") % {"country": label}
+                )
+
+
+class OwnershipInline(admin.TabularInline):
+    model = Ownership
+    formset = OwnershipInlineFormSet
+    fields = ["agency", "role", "source", "matrix_issue"]
+    autocomplete_fields = ["agency"]
+    extra = 0
+    min_num = 2
+    verbose_name = _("owner")
+    verbose_name_plural = _("owners (one lead in Mexico and one in Korea)")
+
+
+class TargetRevisionInline(admin.TabularInline):
+    model = TargetRevision
+    fields = ["target_date", "reason", "created_at"]
+    readonly_fields = ["created_at"]
+    extra = 0
+
+
+class LeadAgencyFilter(admin.SimpleListFilter):
+    title = _("lead agency")
+    parameter_name = "lead"
+
+    def lookups(self, request, model_admin):
+        leading = Agency.objects.filter(ownerships__role=OwnershipRole.LEAD).distinct().order_by("country", "name")
+        return [(agency.key, f"{agency.get_country_display()}: {agency}") for agency in leading]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(ownerships__agency__key=self.value(), ownerships__role=OwnershipRole.LEAD)
+        return queryset
+
+
+class OwningCountryAgencyFilter(admin.SimpleListFilter):
+    """Any agency of one country that owns the initiative, lead or supporting."""
+
+    title = _("owning agency")
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        owning = Agency.objects.filter(ownerships__isnull=False).distinct().order_by("country", "name")
+        return [(agency.key, f"{agency.get_country_display()}: {agency}") for agency in owning]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(ownerships__agency__key=self.value()).distinct()
+        return queryset
+
+
+@admin.register(Initiative)
+class InitiativeAdmin(AuditedAdmin):
+    list_display = ["code", "title", "kind", "parent", "theme", "mechanism_name", "lead_mexico", "lead_korea"]
+    list_display_links = ["code", "title"]
+    list_filter = [
+        "kind",
+        "theme",
+        ("matrix_issue__mechanism", admin.RelatedOnlyFieldListFilter),
+        LeadAgencyFilter,
+        OwningCountryAgencyFilter,
+        "visibility",
+    ]
+    search_fields = ["code", "title", "quote", "section"]
+    autocomplete_fields = ["parent", "matrix_issue"]
+    list_select_related = ["parent", "matrix_issue__mechanism"]
+    list_per_page = 50
+    inlines = [OwnershipInline, TargetRevisionInline]
+    readonly_fields = ["report_line"]
+    object_history_template = "admin/tracker/initiative/object_history.html"
+    fieldsets = [
+        (None, {"fields": ["report", "code", "title", "kind", "parent", "theme", "visibility"]}),
+        (_("Where the report says it"), {"fields": ["section", "paragraph", "report_line", "quote"]}),
+        (_("Targets and ownership"), {"fields": ["target_phrase", "baseline_target_date", "matrix_issue"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("ownerships__agency")
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        # The parent drop-down offers strategic initiatives only.
+        if request.GET.get("field_name") == "parent":
+            queryset = queryset.filter(kind=InitiativeKind.STRATEGIC)
+        return queryset, may_have_duplicates
+
+    @admin.display(description=_("High Level Meeting"), ordering="matrix_issue__mechanism__position")
+    def mechanism_name(self, obj):
+        return obj.matrix_issue.mechanism.name if obj.matrix_issue_id else "—"
+
+    def _lead(self, obj, country):
+        for ownership in obj.ownerships.all():
+            if ownership.role == OwnershipRole.LEAD and ownership.agency.country == country:
+                return ownership.agency.acronym or ownership.agency.name
+        return "—"
+
+    @admin.display(description=_("lead in Mexico"))
+    def lead_mexico(self, obj):
+        return self._lead(obj, Country.MEXICO)
+
+    @admin.display(description=_("lead in Korea"))
+    def lead_korea(self, obj):
+        return self._lead(obj, Country.KOREA)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # The owners are edited on this page, so their changes belong in this page's history too.
+        ownership_changes = (
+            Ownership.history.filter(initiative_id=object_id)
+            .select_related("history_user", "agency")
+            .order_by("-history_date")
+        )
+        extra_context = {**(extra_context or {}), "ownership_changes": ownership_changes}
+        return super().history_view(request, object_id, extra_context)
+
+
+# --- Agencies and the matrix ---------------------------------------------------------------------
+
+
+class AgencyOwnershipInline(admin.TabularInline):
+    """The initiatives an agency owns, read-only here: owners are edited on the initiative."""
+
+    model = Ownership
+    fields = ["initiative", "role", "source"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("responsibilities (edit them on the initiative)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("initiative")
+
+
+@admin.register(Agency)
+class AgencyAdmin(AuditedAdmin):
+    list_display = ["name", "acronym", "country", "kind", "parent", "initiatives_led", "initiatives_owned"]
+    list_filter = ["country", "kind", ("parent", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["name", "acronym", "key"]
+    autocomplete_fields = ["parent"]
+    list_select_related = ["parent"]
+    inlines = [AgencyOwnershipInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                led=Count("ownerships", filter=Q(ownerships__role=OwnershipRole.LEAD)),
+                owned=Count("ownerships"),
+            )
+        )
+
+    @admin.display(description=_("leads"), ordering="led")
+    def initiatives_led(self, obj):
+        return obj.led
+
+    @admin.display(description=_("owns"), ordering="owned")
+    def initiatives_owned(self, obj):
+        return obj.owned
+
+
+class MatrixResponsibilityInline(admin.TabularInline):
+    model = MatrixResponsibility
+    fields = ["agency", "position"]
+    autocomplete_fields = ["agency"]
+    extra = 0
+
+
+class MatrixIssueInline(admin.TabularInline):
+    model = MatrixIssue
+    fields = ["position", "issue", "mexico_text", "korea_text"]
+    show_change_link = True
+    extra = 0
+
+
+@admin.register(Mechanism)
+class MechanismAdmin(AuditedAdmin):
+    list_display = ["name", "kind", "position"]
+    inlines = [MatrixIssueInline]
+
+
+@admin.register(MatrixIssue)
+class MatrixIssueAdmin(AuditedAdmin):
+    list_display = ["issue", "mechanism", "mexico_text", "korea_text"]
+    list_filter = ["mechanism"]
+    search_fields = ["issue", "mexico_text", "korea_text", "responsibilities__agency__name"]
+    list_select_related = ["mechanism"]
+    inlines = [MatrixResponsibilityInline]
+
+
+@admin.register(Ownership)
+class OwnershipAdmin(AuditedAdmin):
+    """Who owns what, across the catalog; change owners on the initiative's page."""
+
+    list_display = ["initiative", "agency", "country", "role", "source", "matrix_issue"]
+    list_filter = ["role", "source", "country", ("agency", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["agency__name", "agency__acronym", "initiative__code", "initiative__title"]
+    list_select_related = ["initiative", "agency", "matrix_issue__mechanism"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Report)
+class ReportAdmin(AuditedAdmin):
+    list_display = ["title", "date", "language"]
+    exclude = ["source_text"]
