@@ -52,3 +52,10 @@ def test_seed_demo_is_refused_where_demo_data_is_not_allowed(django_user_model):
     with pytest.raises(CommandError, match="not allowed"):
         call_command("seed_demo", "--password", "a-demo-password-1", stdout=io.StringIO())
     assert not django_user_model.objects.filter(username="admin").exists()
+
+
+def test_the_suite_runs_on_the_database_it_was_given():
+    from django.db import connection
+
+    url = os.environ.get("DATABASE_URL", "")
+    assert connection.vendor == ("postgresql" if url.startswith("postgres") else "sqlite")
