@@ -77,6 +77,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default lives in var/, which a fresh clone does not have yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The web process, the Celery worker and beat write to one file: wait for the lock instead of
     # failing with "database is locked", take it at the start of each transaction, and let readers
     # go on while one process writes (WAL).
