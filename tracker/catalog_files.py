@@ -24,6 +24,22 @@ CATALOG_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "catalog"
 # Report order of the parts: the order initiatives are listed in.
 PART_FILES = ["recommendations", "political", "economic", "industrial", "cultural"]
 
+AGENCY_FIELDS = {"key", "country", "kind", "name", "acronym", "parent"}
+INITIATIVE_FIELDS = {
+    "code",
+    "title",
+    "kind",
+    "parent",
+    "theme",
+    "section",
+    "paragraph",
+    "quote",
+    "target",
+    "matrix_issue",
+    "named",
+    "visibility",
+    "part",
+}
 STRATEGIC_CODE = re.compile(r"^SI-\d{2}$")
 ACTION_CODE = re.compile(r"^A-\d{3}$")
 
@@ -86,6 +102,11 @@ def check_catalog(catalog: Catalog, report: ReportText | None = None) -> list[st
         if key in agency_keys:
             problems.append(f"agency {key}: defined twice")
         agency_keys.add(key)
+        if set(agency) - AGENCY_FIELDS:
+            # Usually an unquoted comma in a YAML flow mapping: "name: A, B" splits the name.
+            problems.append(
+                f"agency {key}: unknown fields {sorted(set(agency) - AGENCY_FIELDS)} (quote names with commas)"
+            )
         if agency.get("country") not in Country.values:
             problems.append(f"agency {key}: country must be one of {Country.values}")
         if agency.get("kind") not in AgencyKind.values:
@@ -121,6 +142,8 @@ def check_catalog(catalog: Catalog, report: ReportText | None = None) -> list[st
         if code in codes:
             problems.append(f"{label}: code used twice")
         codes.add(code)
+        if set(initiative) - INITIATIVE_FIELDS:
+            problems.append(f"{label}: unknown fields {sorted(set(initiative) - INITIATIVE_FIELDS)}")
         kind = initiative.get("kind")
         if kind == InitiativeKind.STRATEGIC:
             if not STRATEGIC_CODE.match(code or ""):

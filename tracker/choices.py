@@ -65,3 +65,43 @@ class OwnershipSource(models.TextChoices):
 class Visibility(models.TextChoices):
     PUBLIC = "public", _("Public")
     INTERNAL = "internal", _("Internal")
+
+
+class Role(models.TextChoices):
+    OFFICIAL = "official", _("Official")
+    SECRETARIAT = "secretariat", _("Technical Secretariat")
+    ADMIN = "admin", _("Administrator")
+
+
+class EmailPreference(models.TextChoices):
+    EACH = "each", _("One email per item")
+    DIGEST = "digest", _("A daily digest")
+
+
+class Status(models.TextChoices):
+    NOT_STARTED = "not_started", _("Not started")
+    ON_TRACK = "on_track", _("On track")
+    AT_RISK = "at_risk", _("At risk")
+    BLOCKED = "blocked", _("Blocked")
+    COMPLETED = "completed", _("Completed")
+    DISCONTINUED = "discontinued", _("Discontinued")
+
+
+class ReviewState(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SUBMITTED = "submitted", _("Submitted")
+    ACCEPTED = "accepted", _("Accepted")
+    RETURNED = "returned", _("Returned for revision")
+
+
+class PeriodState(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLOSED = "closed", _("Closed")
+
+
+# The review states of an update still being worked on (not yet accepted).
+IN_PROGRESS_STATES = (ReviewState.DRAFT, ReviewState.SUBMITTED, ReviewState.RETURNED)
+
+
+# Where each country's working day is counted: due dates end at midnight here.
+COUNTRY_TIME_ZONES = {Country.MEXICO: "America/Mexico_City", Country.KOREA: "Asia/Seoul"}

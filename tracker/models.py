@@ -5,22 +5,44 @@ Every model an administrator edits keeps an audit history (django-simple-history
 
 from __future__ import annotations
 
+import datetime
+import uuid
+from pathlib import PurePath
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+from timezone_field import TimeZoneField
 
 from tracker.choices import (
+    COUNTRY_TIME_ZONES,
+    IN_PROGRESS_STATES,
     AgencyKind,
     Country,
+    EmailPreference,
     InitiativeKind,
     MechanismKind,
     OwnershipRole,
     OwnershipSource,
+    PeriodState,
+    ReviewState,
+    Role,
+    Status,
     Theme,
     Visibility,
 )
+
+
+def local_today(country: str, now: datetime.datetime | None = None) -> datetime.date:
+    """Today's date where the country's agencies work: a due date ends at midnight there."""
+    return (now or timezone.now()).astimezone(ZoneInfo(COUNTRY_TIME_ZONES[country])).date()
 
 
 class Report(models.Model):
@@ -142,10 +164,33 @@ class InitiativeQuerySet(models.QuerySet):
         return self.filter(kind=InitiativeKind.STRATEGIC)
 
     def owned_by(self, agency: Agency) -> InitiativeQuerySet:
-        return self.filter(ownerships__agency=agency).distinct()
+        return self.filter(Exists(Ownership.objects.filter(initiative=OuterRef("pk"), agency=agency)))
 
     def led_by(self, agency: Agency) -> InitiativeQuerySet:
-        return self.filter(ownerships__agency=agency, ownerships__role=OwnershipRole.LEAD)
+        return self.filter(
+            Exists(Ownership.objects.filter(initiative=OuterRef("pk"), agency=agency, role=OwnershipRole.LEAD))
+        )
+
+    def overdue(self, country: str | None = None, now: datetime.datetime | None = None) -> InitiativeQuerySet:
+        """Initiatives whose lead agency (on `country`'s side, or on either) owes an update that is late.
+
+        An update is late when its period is open, the due date has ended in the agency's country, and the
+        agency has neither submitted nor had accepted an update for that period.
+        """
+        condition = Q(pk__in=[])
+        for side in [country] if country else Country.values:
+            for period in ReportingPeriod.objects.open().filter(due_date__lt=local_today(side, now)):
+                done = StatusUpdate.objects.filter(
+                    initiative=OuterRef("initiative"),
+                    agency=OuterRef("agency"),
+                    period=period,
+                    review_state__in=[ReviewState.SUBMITTED, ReviewState.ACCEPTED],
+                )
+                missing = Ownership.objects.filter(
+                    initiative=OuterRef("pk"), country=side, role=OwnershipRole.LEAD
+                ).exclude(Exists(done))
+                condition |= Exists(missing)
+        return self.filter(condition)
 
 
 class Initiative(models.Model):
@@ -220,6 +265,9 @@ class Initiative(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("tracker:initiative-detail", kwargs={"code": self.code})
 
     def clean(self) -> None:
         if self.kind == InitiativeKind.STRATEGIC and self.parent_id:
@@ -298,3 +346,220 @@ class Ownership(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.country = self.agency.country
         super().save(*args, **kwargs)
+
+
+# --- People -----------------------------------------------------------------------------------------------
+
+
+class Profile(models.Model):
+    """What the tracker knows about a user beyond the login: agency, role, language, time zone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OFFICIAL)
+    agency = models.ForeignKey(
+        Agency,
+        verbose_name=_("agency"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        help_text=_("An official reports for this agency; a secretariat member belongs to its country's secretariat."),
+    )
+    language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    time_zone = TimeZoneField(_("time zone"), default="America/Mexico_City", choices_display="WITH_GMT_OFFSET")
+    email_preference = models.CharField(
+        _("reminder emails"), max_length=10, choices=EmailPreference.choices, default=EmailPreference.EACH
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def country(self) -> str | None:
+        return self.agency.country if self.agency_id else None
+
+    def clean(self) -> None:
+        if self.role in (Role.OFFICIAL, Role.SECRETARIAT) and not self.agency_id:
+            raise ValidationError({"agency": _("An official or a secretariat member must belong to an agency.")})
+
+
+# --- The reporting cycle ----------------------------------------------------------------------------------
+
+
+class ReportingPeriodQuerySet(models.QuerySet):
+    def open(self) -> ReportingPeriodQuerySet:
+        return self.filter(state=PeriodState.OPEN)
+
+
+class ReportingPeriod(models.Model):
+    """A round of reporting, e.g. "2026 Q4": every lead agency owes an update per initiative by the due date."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    start = models.DateField(_("start"))
+    end = models.DateField(_("end"))
+    due_date = models.DateField(
+        _("due date"), help_text=_("Updates are due by the end of this day in the reporting agency's country.")
+    )
+    state = models.CharField(_("state"), max_length=10, choices=PeriodState.choices, default=PeriodState.OPEN)
+    history = HistoricalRecords()
+
+    objects = ReportingPeriodQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reporting period")
+        verbose_name_plural = _("reporting periods")
+        ordering = ["-due_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lte=models.F("end")), name="period_starts_before_it_ends"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.start and self.end and self.start > self.end:
+            raise ValidationError({"end": _("The period cannot end before it starts.")})
+
+
+class StatusUpdateQuerySet(models.QuerySet):
+    def in_progress(self) -> StatusUpdateQuerySet:
+        return self.filter(review_state__in=IN_PROGRESS_STATES)
+
+    def awaiting_review(self) -> StatusUpdateQuerySet:
+        return self.filter(review_state=ReviewState.SUBMITTED)
+
+
+class StatusUpdate(models.Model):
+    """An agency's report on one initiative for one period. Accepted updates are never edited in place."""
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="updates")
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("reporting agency"), on_delete=models.PROTECT, related_name="updates"
+    )
+    period = models.ForeignKey(
+        ReportingPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="updates"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("author"), on_delete=models.PROTECT, related_name="status_updates"
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    progress = models.PositiveSmallIntegerField(
+        _("progress (%)"), validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    summary = models.TextField(_("summary of progress"))
+    next_steps = models.TextField(_("next steps"), blank=True)
+    blockers = models.TextField(_("blockers"), blank=True)
+    review_state = models.CharField(
+        _("review state"), max_length=20, choices=ReviewState.choices, default=ReviewState.DRAFT
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewed_updates",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_comment = models.TextField(_("reviewer's comment"), blank=True)
+    is_demo = models.BooleanField(_("demo data"), default=False, help_text=_("Created by seed_demo."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    history = HistoricalRecords()
+
+    objects = StatusUpdateQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("status update")
+        verbose_name_plural = _("status updates")
+        ordering = ["-updated_at"]
+        constraints = [
+            # One update in the making per initiative, agency and period: a second click cannot fork it.
+            models.UniqueConstraint(
+                fields=["initiative", "agency", "period"],
+                condition=Q(review_state__in=["draft", "submitted", "returned"]),
+                name="one_update_in_progress",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="progress_at_most_100"),
+        ]
+        indexes = [
+            # The review queue and the home pages look updates up by state.
+            models.Index(fields=["review_state", "submitted_at"], name="update_review_queue"),
+            models.Index(fields=["agency", "period", "review_state"], name="update_agency_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative.code} · {self.agency} · {self.period}"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.review_state in (ReviewState.DRAFT, ReviewState.RETURNED)
+
+
+def evidence_path(instance: Evidence, filename: str) -> str:
+    """A random name under evidence/: nothing about the upload's own name reaches the file system."""
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"evidence/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{suffix}"
+
+
+class Evidence(models.Model):
+    """A link or a file that backs an update. Private unless marked public."""
+
+    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="evidence")
+    url = models.URLField(_("link"), max_length=500, blank=True)
+    file = models.FileField(_("file"), upload_to=evidence_path, blank=True)
+    original_name = models.CharField(_("file name"), max_length=255, blank=True)
+    content_type = models.CharField(_("content type"), max_length=120, blank=True)
+    size = models.PositiveIntegerField(_("size in bytes"), default=0)
+    is_public = models.BooleanField(
+        _("public"), default=False, help_text=_("Public evidence may be shown with the accepted status to everyone.")
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(_("added at"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(url="") & ~Q(file="")) | (~Q(url="") & Q(file="")), name="evidence_is_link_or_file"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name or self.url
+
+
+class CurrentStatus(models.Model):
+    """The accepted update that is an initiative's current status on one side (Mexico or Korea).
+
+    Only a pointer: status and progress are read from the update itself, and `accept_update` is the one
+    place that moves it.
+    """
+
+    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="current_statuses")
+    country = models.CharField(_("country"), max_length=2, choices=Country.choices)
+    update = models.OneToOneField(StatusUpdate, on_delete=models.PROTECT, related_name="+")
+    # Copied from the update so that the list can filter and sort by status without a join per row.
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"))
+
+    class Meta:
+        verbose_name = _("current status")
+        verbose_name_plural = _("current statuses")
+        constraints = [
+            models.UniqueConstraint(fields=["initiative", "country"], name="one_current_status_per_side"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.initiative.code} {self.country}: {self.get_status_display()}"

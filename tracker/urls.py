@@ -1,11 +1,29 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
 
 from tracker import views
 
+tracker_patterns = [
+    path("", views.home, name="home"),
+    path("initiatives/", views.InitiativeListView.as_view(), name="initiative-list"),
+    path("initiatives/<str:code>/", views.initiative_detail, name="initiative-detail"),
+    path("initiatives/<str:code>/updates/new/", views.update_create, name="update-create"),
+    path("updates/<int:pk>/", views.update_detail, name="update-detail"),
+    path("updates/<int:pk>/edit/", views.update_edit, name="update-edit"),
+    path("evidence/<int:pk>/", views.evidence_download, name="evidence-download"),
+    path("review/", views.review_queue, name="review"),
+    path("review/<int:pk>/", views.review_update, name="review-update"),
+]
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", include((tracker_patterns, "tracker"))),
+    path(
+        "accounts/password_reset/",
+        views.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -1,9 +1,352 @@
-from django.db import connection
-from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+"""Pages. Thin: permissions come from `tracker.permissions`, writes go through `tracker.actions`."""
 
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export.views import ExportMixin
+
+from tracker import actions, permissions
 from tracker.celery import app as celery_app
+from tracker.choices import Country, ReviewState
+from tracker.filters import InitiativeFilter
+from tracker.forms import ReviewForm, StatusUpdateForm
+from tracker.models import (
+    CurrentStatus,
+    Evidence,
+    Initiative,
+    Ownership,
+    ReportingPeriod,
+    StatusUpdate,
+)
+from tracker.tables import InitiativeTable, with_sides
+
+
+def tracker_user_required(view):
+    """Logged in, with a role in the tracker; anyone else is sent to the login page or refused."""
+
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if not permissions.can_use_tracker(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _open_period() -> ReportingPeriod | None:
+    return ReportingPeriod.objects.open().order_by("due_date").first()
+
+
+# --- Home --------------------------------------------------------------------------------------------
+
+
+@tracker_user_required
+def home(request):
+    """An official's initiatives and what is due; the secretariat's queue, what is late and what happened."""
+    period = _open_period()
+    if permissions.is_official(request.user):
+        agency = permissions.agency_of(request.user)
+        initiatives = with_sides(Initiative.objects.owned_by(agency)).order_by("position")
+        updates = {}
+        if period:
+            for update in StatusUpdate.objects.filter(agency=agency, period=period).order_by("created_at"):
+                updates[update.initiative_id] = update  # the latest one wins
+        roles = dict(Ownership.objects.filter(agency=agency).values_list("initiative_id", "role"))
+        rows = [(initiative, roles.get(initiative.pk), updates.get(initiative.pk)) for initiative in initiatives]
+        returned = [update for update in updates.values() if update.review_state == ReviewState.RETURNED]
+        return render(
+            request,
+            "tracker/home_official.html",
+            {"period": period, "agency": agency, "rows": rows, "returned": returned},
+        )
+    queue = (
+        permissions.reviewable_updates(request.user)
+        .select_related("initiative", "agency", "period", "author")
+        .order_by("submitted_at")
+    )
+    overdue = with_sides(Initiative.objects.overdue()).order_by("position")[:50]
+    recent = (
+        permissions.visible_updates(request.user)
+        .exclude(review_state=ReviewState.DRAFT)
+        .select_related("initiative", "agency", "author", "reviewed_by")
+        .order_by("-updated_at")[:15]
+    )
+    return render(
+        request,
+        "tracker/home_secretariat.html",
+        {"period": period, "queue": queue, "overdue": overdue, "recent": recent},
+    )
+
+
+# --- Initiatives ---------------------------------------------------------------------------------------
+
+
+class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+    table_class = InitiativeTable
+    filterset_class = InitiativeFilter
+    template_name = "tracker/initiative_list.html"
+    paginate_by = 25
+    export_formats = ("csv", "xlsx")
+    export_name = "initiatives"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not permissions.can_use_tracker(request.user):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return with_sides(Initiative.objects.all()).order_by("position")
+
+
+@tracker_user_required
+def initiative_detail(request, code):
+    initiative = get_object_or_404(
+        Initiative.objects.select_related("parent", "matrix_issue__mechanism", "report"), code=code
+    )
+    ownerships = list(initiative.ownerships.select_related("agency__parent", "matrix_issue").order_by("-role", "pk"))
+    current = {c.country: c for c in CurrentStatus.objects.filter(initiative=initiative).select_related("update")}
+    accepted = (
+        initiative.updates.filter(review_state=ReviewState.ACCEPTED)
+        .select_related("agency", "period", "author")
+        .prefetch_related(Prefetch("evidence", queryset=Evidence.objects.order_by("created_at")))
+        .order_by("-reviewed_at")
+    )
+    sides = [
+        {
+            "country": country,
+            "label": Country(country).label,
+            "owners": [o for o in ownerships if o.country == country],
+            "current": current.get(country),
+        }
+        for country in (Country.MEXICO, Country.KOREA)
+    ]
+    mine = None
+    if permissions.is_official(request.user):
+        mine = (
+            StatusUpdate.objects.in_progress()
+            .filter(initiative=initiative, agency=permissions.agency_of(request.user))
+            .select_related("period")
+            .first()
+        )
+    evidence_visible = {
+        evidence.pk
+        for update in accepted
+        for evidence in update.evidence.all()
+        if permissions.can_view_evidence(request.user, evidence)
+    }
+    return render(
+        request,
+        "tracker/initiative_detail.html",
+        {
+            "initiative": initiative,
+            "sides": sides,
+            "accepted": accepted,
+            "revisions": initiative.target_revisions.all(),
+            "actions": initiative.actions.all() if initiative.kind == "strategic" else None,
+            "can_report": permissions.can_report_on(request.user, initiative),
+            "mine": mine,
+            "period": _open_period(),
+            "evidence_visible": evidence_visible,
+        },
+    )
+
+
+# --- Updates -------------------------------------------------------------------------------------------
+
+
+def _save_from_form(request, form, update):
+    submit = "submit" in request.POST
+    try:
+        update = actions.save_update(
+            form.save(commit=False),
+            submit=submit,
+            links=form.cleaned_data["evidence_links"],
+            files=form.cleaned_data["evidence_files"],
+            user=request.user,
+        )
+    except actions.StaleUpdate as error:
+        messages.error(request, error.messages[0])
+        return redirect("tracker:update-detail", pk=update.pk)
+    if submit:
+        messages.success(request, _("Your update was submitted for review. Thank you."))
+    else:
+        messages.success(request, _("Your draft was saved. Submit it when it is ready."))
+    return redirect("tracker:update-detail", pk=update.pk)
+
+
+@tracker_user_required
+@require_http_methods(["GET", "POST"])
+def update_create(request, code):
+    initiative = get_object_or_404(Initiative, code=code)
+    if not permissions.can_report_on(request.user, initiative):
+        raise PermissionDenied
+    agency = permissions.agency_of(request.user)
+    period = _open_period()
+    if period is None:
+        messages.error(request, _("No reporting period is open, so there is nothing to report yet."))
+        return redirect(initiative)
+    existing = StatusUpdate.objects.in_progress().filter(initiative=initiative, agency=agency, period=period).first()
+    if existing is not None:
+        if existing.is_editable:
+            return redirect("tracker:update-edit", pk=existing.pk)
+        messages.info(request, _("Your agency's update for this period is already submitted and waits for review."))
+        return redirect("tracker:update-detail", pk=existing.pk)
+    update = StatusUpdate(initiative=initiative, agency=agency, period=period, author=request.user)
+    latest = CurrentStatus.objects.filter(initiative=initiative, country=agency.country).first()
+    initial = {"status": latest.status, "progress": latest.progress} if latest else {}
+    form = StatusUpdateForm(request.POST or None, request.FILES or None, instance=update, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        return _save_from_form(request, form, update)
+    return render(request, "tracker/statusupdate_form.html", {"form": form, "update": update, "period": period})
+
+
+def _visible_update_or_404(user, pk) -> StatusUpdate:
+    return get_object_or_404(
+        permissions.visible_updates(user).select_related("initiative", "agency", "period", "author", "reviewed_by"),
+        pk=pk,
+    )
+
+
+@tracker_user_required
+@require_http_methods(["GET", "POST"])
+def update_edit(request, pk):
+    update = _visible_update_or_404(request.user, pk)
+    if not permissions.can_edit_update(request.user, update):
+        if permissions.agency_of(request.user) == update.agency:
+            messages.info(request, _("This update is submitted and read-only until a reviewer returns it."))
+            return redirect("tracker:update-detail", pk=update.pk)
+        raise PermissionDenied
+    form = StatusUpdateForm(request.POST or None, request.FILES or None, instance=update)
+    if request.method == "POST" and form.is_valid():
+        update.author = request.user
+        return _save_from_form(request, form, update)
+    return render(request, "tracker/statusupdate_form.html", {"form": form, "update": update, "period": update.period})
+
+
+@tracker_user_required
+def update_detail(request, pk):
+    update = _visible_update_or_404(request.user, pk)
+    evidence = [e for e in update.evidence.all() if permissions.can_view_evidence(request.user, e)]
+    return render(
+        request,
+        "tracker/statusupdate_detail.html",
+        {
+            "update": update,
+            "evidence": evidence,
+            "can_edit": permissions.can_edit_update(request.user, update),
+            "can_review": permissions.can_review(request.user, update),
+        },
+    )
+
+
+@tracker_user_required
+def evidence_download(request, pk):
+    """An evidence file, only to those who may see it, always as a download."""
+    evidence = get_object_or_404(Evidence.objects.select_related("update"), pk=pk)
+    if not evidence.file or not permissions.can_view_evidence(request.user, evidence):
+        raise Http404
+    response = FileResponse(
+        evidence.file.open("rb"),
+        as_attachment=True,
+        filename=evidence.original_name or "evidence",
+        content_type=evidence.content_type or "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Review --------------------------------------------------------------------------------------------
+
+
+@tracker_user_required
+def review_queue(request):
+    if not permissions.is_reviewer(request.user):
+        raise PermissionDenied
+    queue = (
+        permissions.reviewable_updates(request.user)
+        .select_related("initiative", "agency", "period", "author")
+        .order_by("submitted_at")
+    )
+    return render(request, "tracker/review_queue.html", {"queue": queue})
+
+
+@tracker_user_required
+@require_http_methods(["GET", "POST"])
+def review_update(request, pk):
+    update = _visible_update_or_404(request.user, pk)
+    if not permissions.can_review(request.user, update):
+        if update.review_state != ReviewState.SUBMITTED and permissions.is_reviewer(request.user):
+            messages.info(request, _("This update has already been reviewed."))
+            return redirect("tracker:update-detail", pk=update.pk)
+        raise PermissionDenied
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        comment = form.cleaned_data["comment"]
+        try:
+            if form.cleaned_data["decision"] == ReviewForm.ACCEPT:
+                actions.accept_update(update, user=request.user, comment=comment)
+                messages.success(
+                    request, _("Accepted: it is now the current status of %(code)s.") % {"code": update.initiative.code}
+                )
+            else:
+                actions.return_update(update, user=request.user, comment=comment)
+                messages.success(request, _("Returned to %(agency)s with your comment.") % {"agency": update.agency})
+        except actions.StaleUpdate as error:
+            messages.error(request, error.messages[0])
+        except ValidationError as error:
+            form.add_error("comment", error)
+            return render(request, "tracker/review_update.html", {"update": update, "form": form})
+        return redirect("tracker:review")
+    evidence = list(update.evidence.all())
+    previous = CurrentStatus.objects.filter(initiative=update.initiative, country=update.agency.country).first()
+    return render(
+        request,
+        "tracker/review_update.html",
+        {"update": update, "form": form, "evidence": evidence, "previous": previous},
+    )
+
+
+# --- Accounts ------------------------------------------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Reset links point at SITE_URL, never at whatever Host header the request carried."""
+
+    def form_valid(self, form):
+        site = urlsplit(settings.SITE_URL)
+        form.save(
+            domain_override=site.netloc,
+            use_https=site.scheme == "https",
+            token_generator=self.token_generator,
+            from_email=self.from_email,
+            email_template_name=self.email_template_name,
+            subject_template_name=self.subject_template_name,
+            request=self.request,
+            html_email_template_name=self.html_email_template_name,
+            extra_email_context=self.extra_email_context,
+        )
+        return HttpResponseRedirect(self.get_success_url())
+
+
+# --- Health --------------------------------------------------------------------------------------------
 
 
 def _database_state() -> str:

@@ -1,0 +1,172 @@
+"""Forms: small, and saying what is wrong in words an official understands."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import filetype
+from django import forms
+from django.core.validators import URLValidator
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from tracker.choices import Status
+from tracker.models import StatusUpdate
+
+MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
+MAX_FILES_PER_UPDATE = 10
+
+# What evidence may be: PDF, Office documents (Microsoft and OpenDocument) and images, recognised by content.
+ALLOWED_EVIDENCE = {
+    "application/pdf": {".pdf"},
+    "application/msword": {".doc"},
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {".docx"},
+    "application/vnd.ms-excel": {".xls"},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {".xlsx"},
+    "application/vnd.ms-powerpoint": {".ppt"},
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": {".pptx"},
+    "application/vnd.oasis.opendocument.text": {".odt"},
+    "application/vnd.oasis.opendocument.spreadsheet": {".ods"},
+    "application/vnd.oasis.opendocument.presentation": {".odp"},
+    "image/jpeg": {".jpg", ".jpeg"},
+    "image/png": {".png"},
+    "image/gif": {".gif"},
+    "image/webp": {".webp"},
+}
+# Legacy Office files share one container format: any of their names is accepted for any of them.
+_LEGACY_OFFICE = {".doc", ".xls", ".ppt"}
+
+
+def detect_evidence_type(uploaded) -> str | None:
+    """The file's type as its content shows it, if it is one we accept and its name agrees; else None."""
+    uploaded.seek(0)
+    head = uploaded.read(8192)
+    uploaded.seek(0)
+    kind = filetype.guess(head)
+    if kind is None or kind.mime not in ALLOWED_EVIDENCE:
+        return None
+    suffix = PurePath(uploaded.name).suffix.lower()
+    allowed = ALLOWED_EVIDENCE[kind.mime]
+    if suffix in allowed or (suffix in _LEGACY_OFFICE and allowed <= _LEGACY_OFFICE):
+        return kind.mime
+    return None
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (the pattern from Django's file upload documentation)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_clean = super().clean
+        if isinstance(data, list | tuple):
+            return [single_clean(item, initial) for item in data]
+        return [single_clean(data, initial)] if data else []
+
+
+class StatusUpdateForm(forms.ModelForm):
+    evidence_links = forms.CharField(
+        label=_("Evidence links"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One web address per line, e.g. a press release or an official gazette entry."),
+    )
+    evidence_files = MultipleFileField(
+        label=_("Evidence files"),
+        required=False,
+        help_text=_("PDF, Word, Excel, PowerPoint, OpenDocument or image files, up to 10 MB each."),
+    )
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["status", "progress", "summary", "next_steps", "blockers"]
+        widgets = {
+            "progress": forms.NumberInput(attrs={"min": 0, "max": 100, "step": 1}),
+            "summary": forms.Textarea(attrs={"rows": 5}),
+            "next_steps": forms.Textarea(attrs={"rows": 3}),
+            "blockers": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "progress": _("How far the initiative has come on your side, from 0 to 100."),
+            "summary": _("What was done this period, in a few sentences the Commission can read."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = Status.choices
+        self.fields["progress"].error_messages["max_value"] = _("Progress is a percentage: at most 100.")
+        self.fields["progress"].error_messages["min_value"] = _("Progress is a percentage: at least 0.")
+
+    def clean_progress(self):
+        progress = self.cleaned_data["progress"]
+        if progress is not None and not 0 <= progress <= 100:
+            raise forms.ValidationError(_("Progress is a percentage between 0 and 100."))
+        return progress
+
+    def clean_evidence_links(self) -> list[str]:
+        links = [line.strip() for line in self.cleaned_data["evidence_links"].splitlines() if line.strip()]
+        validate = URLValidator(schemes=["http", "https"])
+        for link in links:
+            try:
+                validate(link)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    _("“%(link)s” is not a web address. Give each link in full, starting with https://.")
+                    % {"link": link[:100]}
+                ) from None
+        return links
+
+    def clean_evidence_files(self) -> list[tuple]:
+        files = self.cleaned_data["evidence_files"]
+        if len(files) > MAX_FILES_PER_UPDATE:
+            raise forms.ValidationError(_("Attach at most %(count)d files.") % {"count": MAX_FILES_PER_UPDATE})
+        accepted = []
+        problems = []
+        for uploaded in files:
+            if uploaded.size > MAX_EVIDENCE_BYTES:
+                problems.append(
+                    _("“%(name)s” is %(size)s; files can be at most 10 MB.")
+                    % {"name": uploaded.name, "size": filesizeformat(uploaded.size)}
+                )
+                continue
+            content_type = detect_evidence_type(uploaded)
+            if content_type is None:
+                problems.append(
+                    _("“%(name)s” is not a PDF, Office document or image (its content was checked, not only its name).")
+                    % {"name": uploaded.name}
+                )
+                continue
+            accepted.append((uploaded, content_type))
+        if problems:
+            problems.append(_("Nothing was saved yet; the rest of what you typed is kept. Choose the files again."))
+            raise forms.ValidationError(problems)
+        return accepted
+
+
+class ReviewForm(forms.Form):
+    ACCEPT = "accept"
+    RETURN = "return"
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[(ACCEPT, _("Accept")), (RETURN, _("Return for revision"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Comment to the official"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Required when you return an update: say what should change."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.RETURN and not data.get("comment", "").strip():
+            self.add_error("comment", _("Say what the official should change: a comment is required to return it."))
+        return data

@@ -1,0 +1,25 @@
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+from tracker.choices import Country, Status
+
+register = template.Library()
+
+
+@register.simple_tag
+def status_badge(status: str | None, progress: int | None = None) -> str:
+    """A status as a coloured, labelled badge (the label, not only the colour, carries the meaning)."""
+    if not status:
+        return format_html('<span class="badge status-none">{}</span>', _("No accepted report yet"))
+    badge = format_html('<span class="badge status-{}">{}</span>', status, Status(status).label)
+    if progress is None:
+        return badge
+    return format_html('{} <span class="progress-text">{}%</span>', badge, progress)
+
+
+@register.simple_tag
+def side_status(initiative, country: str) -> str:
+    """The current status on one side of an initiative annotated by `tables.with_sides`."""
+    prefix = "mx" if country == Country.MEXICO else "kr"
+    return status_badge(getattr(initiative, f"{prefix}_status"), getattr(initiative, f"{prefix}_progress"))
