@@ -136,3 +136,9 @@ def pytest_collection_modifyitems(config, items):
         )
 
     items.sort(key=is_transactional)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing the personas' passwords properly would make every test slow; nothing tests the hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,6 +7,8 @@ Ownerships are edited only inside their initiative, where the form can check the
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -14,12 +16,16 @@ from simple_history.admin import SimpleHistoryAdmin
 from tracker.choices import Country, InitiativeKind, OwnershipRole
 from tracker.models import (
     Agency,
+    Evidence,
     Initiative,
     MatrixIssue,
     MatrixResponsibility,
     Mechanism,
     Ownership,
+    Profile,
     Report,
+    ReportingPeriod,
+    StatusUpdate,
     TargetRevision,
 )
 
@@ -279,3 +285,68 @@ class OwnershipAdmin(AuditedAdmin):
 class ReportAdmin(AuditedAdmin):
     list_display = ["title", "date", "language"]
     exclude = ["source_text"]
+
+
+# --- People and the reporting cycle ----------------------------------------------------------------------
+
+
+class ProfileInline(admin.StackedInline):
+    model = Profile
+    can_delete = False
+    autocomplete_fields = ["agency"]
+    fields = ["role", "agency", "language", "time_zone", "email_preference"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class TrackerUserAdmin(UserAdmin, AuditedAdmin):
+    inlines = [ProfileInline]
+    list_display = ["username", "email", "first_name", "last_name", "role", "agency", "is_active"]
+    list_filter = ["profile__role", "profile__agency__country", "is_active", "is_staff"]
+    list_select_related = ["profile__agency"]
+    search_fields = ["username", "email", "first_name", "last_name", "profile__agency__name"]
+
+    @admin.display(description=_("role"), ordering="profile__role")
+    def role(self, obj):
+        return obj.profile.get_role_display() if hasattr(obj, "profile") else "—"
+
+    @admin.display(description=_("agency"), ordering="profile__agency__name")
+    def agency(self, obj):
+        return obj.profile.agency if hasattr(obj, "profile") else "—"
+
+
+@admin.register(ReportingPeriod)
+class ReportingPeriodAdmin(AuditedAdmin):
+    list_display = ["name", "start", "end", "due_date", "state"]
+    list_filter = ["state"]
+
+
+class EvidenceInline(admin.TabularInline):
+    model = Evidence
+    fields = ["url", "original_name", "content_type", "size", "is_public", "uploaded_by", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StatusUpdate)
+class StatusUpdateAdmin(AuditedAdmin):
+    """Updates are written by officials and reviewed by the secretariat in the tracker itself; the admin
+    only reads them (an accepted update is never edited in place)."""
+
+    list_display = ["initiative", "agency", "period", "status", "progress", "review_state", "is_demo", "updated_at"]
+    list_filter = ["review_state", "status", "period", "agency__country", "is_demo"]
+    search_fields = ["initiative__code", "initiative__title", "agency__name", "summary"]
+    list_select_related = ["initiative", "agency", "period"]
+    inlines = [EvidenceInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -100,8 +100,6 @@ class StatusUpdateForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = Status.choices
-        self.fields["progress"].error_messages["max_value"] = _("Progress is a percentage: at most 100.")
-        self.fields["progress"].error_messages["min_value"] = _("Progress is a percentage: at least 0.")
 
     def clean_progress(self):
         progress = self.cleaned_data["progress"]

@@ -11,6 +11,7 @@ from pathlib import PurePath
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -18,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from simple_history import register as register_history
 from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
 
@@ -563,3 +565,7 @@ class CurrentStatus(models.Model):
 
     def __str__(self) -> str:
         return f"{self.initiative.code} {self.country}: {self.get_status_display()}"
+
+
+# Accounts are audited too (who created, changed or deactivated whom); never the password hash.
+register_history(User, app="tracker", excluded_fields=["password", "last_login"])
