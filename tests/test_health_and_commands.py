@@ -59,3 +59,32 @@ def test_the_suite_runs_on_the_database_it_was_given():
 
     url = os.environ.get("DATABASE_URL", "")
     assert connection.vendor == ("postgresql" if url.startswith("postgres") else "sqlite")
+
+
+def test_seed_demo_creates_the_whole_demo_set(django_user_model):
+    import datetime
+
+    from django.utils import timezone
+
+    from tracker.models import StatusUpdate
+
+    out = io.StringIO()
+    call_command("seed_demo", "--password", "a-demo-password-1", stdout=out)
+    lines = out.getvalue().splitlines()
+    accounts = [line.split() for line in lines if not line.startswith("period ")]
+    officials = {agency for _, role, agency in accounts if role == "official"}
+    assert len(officials) >= 6
+    countries = {
+        django_user_model.objects.get(username=u).profile.agency.country for u, r, _ in accounts if r == "official"
+    }
+    assert countries == {"MX", "KR"}
+    secretariats = [u for u, role, _ in accounts if role == "secretariat"]
+    assert {django_user_model.objects.get(username=u).profile.agency.country for u in secretariats} == {"MX", "KR"}
+    due = timezone.localdate() + datetime.timedelta(days=14)
+    assert any(line.startswith("period ") and line.endswith(f"due {due.isoformat()}") for line in lines)
+    demo = StatusUpdate.objects.filter(is_demo=True)
+    assert set(demo.values_list("review_state", flat=True)) == {"draft", "submitted", "accepted", "returned"}
+    assert all(update.summary.startswith("[Demo]") for update in demo)
+    # Running it again adds nothing.
+    call_command("seed_demo", "--password", "a-demo-password-1", stdout=io.StringIO())
+    assert StatusUpdate.objects.filter(is_demo=True).count() == demo.count()

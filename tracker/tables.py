@@ -39,6 +39,8 @@ class SideColumn(tables.Column):
         kwargs.setdefault("empty_values", ())
         kwargs.setdefault("exclude_from_export", True)
         kwargs.setdefault("order_by", (f"{prefix}_status", f"{prefix}_progress"))
+        # The label shown above the cell when the table stacks into cards on a phone.
+        kwargs.setdefault("attrs", {"td": {"data-label": kwargs.get("verbose_name", "")}})
         super().__init__(**kwargs)
 
     def render(self, record):

@@ -115,6 +115,14 @@ class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Filt
     def get_queryset(self):
         return with_sides(Initiative.objects.all()).order_by("position")
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Keep the extra filters unfolded while one of them is in use.
+        context["more_filters_active"] = any(
+            self.request.GET.get(name) for name in self.filterset_class.base_filters if name != "q"
+        )
+        return context
+
 
 @tracker_user_required
 def initiative_detail(request, code):

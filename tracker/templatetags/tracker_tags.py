@@ -1,4 +1,5 @@
 from django import template
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
@@ -23,3 +24,12 @@ def side_status(initiative, country: str) -> str:
     """The current status on one side of an initiative annotated by `tables.with_sides`."""
     prefix = "mx" if country == Country.MEXICO else "kr"
     return status_badge(getattr(initiative, f"{prefix}_status"), getattr(initiative, f"{prefix}_progress"))
+
+
+@register.filter
+def when(value) -> str:
+    """A moment in the viewer's time zone, with the zone named: "Nov. 28, 2026, 4:48 a.m. KST"."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
