@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tracker import permissions
-from tracker.choices import ReviewState
+from tracker import permissions, reminders
+from tracker.choices import ReminderKind, ReviewState
 from tracker.models import CurrentStatus, Evidence, StatusUpdate
 
 
@@ -38,6 +38,8 @@ def save_update(update: StatusUpdate, *, submit: bool, links=(), files=(), user)
     elif not update.pk:
         update.review_state = ReviewState.DRAFT
     update.save()
+    if submit:
+        reminders.cancel_remaining(update)
     for url in links:
         Evidence.objects.create(update=update, url=url, uploaded_by=user)
     for uploaded, content_type in files:
@@ -81,6 +83,7 @@ def accept_update(update: StatusUpdate, *, user, comment: str = "") -> StatusUpd
         country=update.agency.country,
         defaults={"update": update, "status": update.status, "progress": update.progress},
     )
+    _tell_author(update, ReminderKind.ACCEPTED)
     return update
 
 
@@ -93,4 +96,13 @@ def return_update(update: StatusUpdate, *, user, comment: str) -> StatusUpdate:
     update.review_state = ReviewState.RETURNED
     update.review_comment = comment.strip()
     update.save()
+    _tell_author(update, ReminderKind.RETURNED)
     return update
+
+
+def _tell_author(update: StatusUpdate, kind: str) -> None:
+    """Record the email in this transaction; ask a worker to send it once the decision is committed."""
+    from tracker.tasks import kick_delivery
+
+    reminders.record_review_email(update, kind)
+    transaction.on_commit(kick_delivery)

@@ -13,7 +13,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from tracker.choices import Country, InitiativeKind, OwnershipRole
+from tracker.choices import Country, InitiativeKind, OwnershipRole, ReminderState
 from tracker.models import (
     Agency,
     Evidence,
@@ -23,9 +23,12 @@ from tracker.models import (
     Mechanism,
     Ownership,
     Profile,
+    Reminder,
+    ReminderRule,
     Report,
     ReportingPeriod,
     StatusUpdate,
+    SweepRun,
     TargetRevision,
 )
 
@@ -344,6 +347,59 @@ class StatusUpdateAdmin(AuditedAdmin):
     search_fields = ["initiative__code", "initiative__title", "agency__name", "summary"]
     list_select_related = ["initiative", "agency", "period"]
     inlines = [EvidenceInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Reminders -------------------------------------------------------------------------------------------
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(AuditedAdmin):
+    list_display = ["__str__", "kind", "days", "weekday", "hour", "active"]
+    list_editable = ["active"]
+    list_filter = ["kind", "active"]
+
+
+class FailedFirst(admin.SimpleListFilter):
+    title = _("needs attention")
+    parameter_name = "attention"
+
+    def lookups(self, request, model_admin):
+        return [("failed", _("Failed")), ("retrying", _("Retrying after an error"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.filter(state=ReminderState.FAILED)
+        if self.value() == "retrying":
+            return queryset.filter(state=ReminderState.PENDING, attempts__gt=0)
+        return queryset
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    """The reminder log: every email the tracker owed, and what became of it. Read-only."""
+
+    list_display = ["key", "kind", "recipient", "state", "planned_at", "sent_at", "attempts", "last_error"]
+    list_filter = [FailedFirst, "state", "kind", "period", ("agency", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["key", "recipient__username", "recipient__email", "message_id"]
+    list_select_related = ["recipient"]
+    date_hierarchy = "planned_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SweepRun)
+class SweepRunAdmin(admin.ModelAdmin):
+    list_display = ["started_at", "finished_at", "recorded", "sent", "failed"]
 
     def has_add_permission(self, request):
         return False

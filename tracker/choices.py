@@ -105,3 +105,34 @@ IN_PROGRESS_STATES = (ReviewState.DRAFT, ReviewState.SUBMITTED, ReviewState.RETU
 
 # Where each country's working day is counted: due dates end at midnight here.
 COUNTRY_TIME_ZONES = {Country.MEXICO: "America/Mexico_City", Country.KOREA: "Asia/Seoul"}
+
+
+class ReminderKind(models.TextChoices):
+    """What an email is about. The first five follow the ladder; the last two follow a review."""
+
+    UPCOMING = "upcoming", _("Upcoming deadline")
+    DUE = "due", _("Due today")
+    OVERDUE = "overdue", _("Overdue")
+    ESCALATION = "escalation", _("Escalation to the secretariat")
+    WEEKLY_DIGEST = "weekly_digest", _("Weekly digest for the secretariat")
+    DAILY_DIGEST = "daily_digest", _("Daily digest for an official")
+    RETURNED = "returned", _("Update returned for revision")
+    ACCEPTED = "accepted", _("Update accepted")
+
+
+class ReminderState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled (the update arrived)")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")

@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from tracker.choices import Status
-from tracker.models import StatusUpdate
+from tracker.models import Profile, ReportingPeriod, StatusUpdate
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_UPDATE = 10
@@ -99,7 +99,8 @@ class StatusUpdateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["status"].choices = Status.choices
+        # No status is preselected: the official chooses one on purpose.
+        self.fields["status"].choices = [("", _("Choose a status")), *Status.choices]
 
     def clean_progress(self):
         progress = self.cleaned_data["progress"]
@@ -167,4 +168,39 @@ class ReviewForm(forms.Form):
         data = super().clean()
         if data.get("decision") == self.RETURN and not data.get("comment", "").strip():
             self.add_error("comment", _("Say what the official should change: a comment is required to return it."))
+        return data
+
+
+class PreferencesForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["language", "time_zone", "email_preference"]
+        widgets = {"email_preference": forms.RadioSelect}
+        help_texts = {
+            "language": _("The language of the pages and of the emails you receive."),
+            "time_zone": _("Times are shown, and reminders arrive in the morning, in this zone."),
+        }
+
+
+class ReportingPeriodForm(forms.ModelForm):
+    class Meta:
+        model = ReportingPeriod
+        fields = ["name", "start", "end", "due_date"]
+        widgets = {
+            "start": forms.DateInput(attrs={"type": "date"}),
+            "end": forms.DateInput(attrs={"type": "date"}),
+            "due_date": forms.DateInput(attrs={"type": "date"}),
+        }
+        help_texts = {
+            "name": _("For example “2027 Q1”."),
+            "due_date": _("Updates are due by the end of this day in each agency's own country."),
+        }
+
+    def clean(self):
+        data = super().clean()
+        start, end, due = data.get("start"), data.get("end"), data.get("due_date")
+        if start and end and end < start:
+            self.add_error("end", _("The period cannot end before it starts."))
+        if start and due and due < start:
+            self.add_error("due_date", _("The due date cannot come before the period starts."))
         return data

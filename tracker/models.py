@@ -34,11 +34,14 @@ from tracker.choices import (
     OwnershipRole,
     OwnershipSource,
     PeriodState,
+    ReminderKind,
+    ReminderState,
     ReviewState,
     Role,
     Status,
     Theme,
     Visibility,
+    Weekday,
 )
 
 
@@ -569,3 +572,133 @@ class CurrentStatus(models.Model):
 
 # Accounts are audited too (who created, changed or deactivated whom); never the password hash.
 register_history(User, app="tracker", excluded_fields=["password", "last_login"])
+
+
+# --- Reminders ----------------------------------------------------------------------------------------
+
+
+class ReminderRule(models.Model):
+    """One rung of the reminder ladder, editable by an admin without a deploy.
+
+    Officials are reminded `days` days from the due date (negative: before; 0: on the day; positive: after);
+    an escalation goes to the agency's country's secretariat `days` after the due date; the weekly digest
+    goes to each secretariat on `weekday`. Every reminder is planned for `hour` o'clock in the recipient's
+    own time zone, so it arrives in the morning in Mexico City and in Seoul alike.
+    """
+
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=[
+            (k.value, k.label)
+            for k in (
+                ReminderKind.UPCOMING,
+                ReminderKind.DUE,
+                ReminderKind.OVERDUE,
+                ReminderKind.ESCALATION,
+                ReminderKind.WEEKLY_DIGEST,
+            )
+        ],
+    )
+    days = models.SmallIntegerField(
+        _("days from the due date"),
+        default=0,
+        help_text=_("Negative before the due date, 0 on the day, positive after. Not used by the weekly digest."),
+    )
+    weekday = models.PositiveSmallIntegerField(
+        _("weekday"), choices=Weekday.choices, null=True, blank=True, help_text=_("The weekly digest only.")
+    )
+    hour = models.PositiveSmallIntegerField(
+        _("local hour"),
+        default=9,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Hour of the day, in the recipient's time zone, the reminder is planned for."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("reminder rule")
+        verbose_name_plural = _("reminder rules")
+        ordering = ["kind", "days"]
+
+    def __str__(self) -> str:
+        if self.kind == ReminderKind.WEEKLY_DIGEST:
+            return f"{self.get_kind_display()}: {self.get_weekday_display()} {self.hour}:00"
+        return f"{self.get_kind_display()}: {self.days:+d} d, {self.hour}:00"
+
+    def clean(self) -> None:
+        if self.kind == ReminderKind.WEEKLY_DIGEST and self.weekday is None:
+            raise ValidationError({"weekday": _("Choose the day the weekly digest is sent.")})
+        if self.kind == ReminderKind.UPCOMING and self.days >= 0:
+            raise ValidationError({"days": _("An upcoming reminder comes before the due date: use a negative number.")})
+        if self.kind in (ReminderKind.OVERDUE, ReminderKind.ESCALATION) and self.days <= 0:
+            raise ValidationError({"days": _("This reminder comes after the due date: use a positive number.")})
+
+
+class Reminder(models.Model):
+    """The outbox and the delivery log: one row per email the tracker owes someone.
+
+    `key` names what the email is about (kind, recipient, period, and the initiative, agency, day or
+    review it concerns); it is unique, so a reminder is recorded once however many sweeps see it due.
+    """
+
+    key = models.CharField(_("key"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=ReminderKind.choices)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    period = models.ForeignKey(
+        ReportingPeriod, verbose_name=_("period"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("agency"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    update = models.ForeignKey(
+        StatusUpdate, verbose_name=_("update"), null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    planned_at = models.DateTimeField(_("planned for"))
+    state = models.CharField(_("state"), max_length=12, choices=ReminderState.choices, default=ReminderState.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    claimed_by = models.CharField(_("claimed by"), max_length=64, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
+        ordering = ["-planned_at"]
+        indexes = [
+            # The sweep's claim: pending rows whose time has come.
+            models.Index(fields=["state", "next_attempt_at"], name="reminder_claim"),
+            # Cancelling the rest of a ladder when the update arrives.
+            models.Index(fields=["initiative", "agency", "period", "state"], name="reminder_obligation"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class SweepRun(models.Model):
+    """When the reminder sweep last ran and what it did: for /healthz and the admin."""
+
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    recorded = models.PositiveIntegerField(_("reminders recorded"), default=0)
+    sent = models.PositiveIntegerField(_("emails sent"), default=0)
+    failed = models.PositiveIntegerField(_("failures"), default=0)
+
+    class Meta:
+        verbose_name = _("reminder sweep")
+        verbose_name_plural = _("reminder sweeps")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M}"

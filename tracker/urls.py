@@ -13,6 +13,11 @@ tracker_patterns = [
     path("evidence/<int:pk>/", views.evidence_download, name="evidence-download"),
     path("review/", views.review_queue, name="review"),
     path("review/<int:pk>/", views.review_update, name="review-update"),
+    path("periods/", views.period_list, name="periods"),
+    path("periods/new/", views.period_edit, name="period-create"),
+    path("periods/<int:pk>/edit/", views.period_edit, name="period-edit"),
+    path("periods/<int:pk>/state/", views.period_state, name="period-state"),
+    path("preferences/", views.preferences, name="preferences"),
 ]
 
 urlpatterns = [
@@ -26,4 +31,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
+    # Browsers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

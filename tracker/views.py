@@ -11,21 +11,22 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Prefetch
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.db.models import Count, Prefetch, Q
+from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export.views import ExportMixin
 
 from tracker import actions, permissions
 from tracker.celery import app as celery_app
-from tracker.choices import Country, ReviewState
+from tracker.choices import Country, PeriodState, ReviewState
 from tracker.filters import InitiativeFilter
-from tracker.forms import ReviewForm, StatusUpdateForm
+from tracker.forms import PreferencesForm, ReportingPeriodForm, ReviewForm, StatusUpdateForm
 from tracker.models import (
     CurrentStatus,
     Evidence,
@@ -33,6 +34,7 @@ from tracker.models import (
     Ownership,
     ReportingPeriod,
     StatusUpdate,
+    SweepRun,
 )
 from tracker.tables import InitiativeTable, with_sides
 
@@ -332,7 +334,71 @@ def review_update(request, pk):
     )
 
 
+# --- Reporting periods ---------------------------------------------------------------------------------
+
+
+@tracker_user_required
+def period_list(request):
+    if not permissions.can_manage_periods(request.user):
+        raise PermissionDenied
+    periods = ReportingPeriod.objects.annotate(
+        submitted=Count("updates", filter=Q(updates__review_state__in=[ReviewState.SUBMITTED, ReviewState.ACCEPTED]))
+    ).order_by("-due_date")
+    return render(request, "tracker/period_list.html", {"periods": periods})
+
+
+@tracker_user_required
+@require_http_methods(["GET", "POST"])
+def period_edit(request, pk=None):
+    if not permissions.can_manage_periods(request.user):
+        raise PermissionDenied
+    period = get_object_or_404(ReportingPeriod, pk=pk) if pk else ReportingPeriod()
+    form = ReportingPeriodForm(request.POST or None, instance=period)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Reporting period %(name)s saved.") % {"name": form.instance.name})
+        return redirect("tracker:periods")
+    return render(request, "tracker/period_form.html", {"form": form, "period": period})
+
+
+@tracker_user_required
+@require_POST
+def period_state(request, pk):
+    """Open or close a reporting period: closing it stops its reminders."""
+    if not permissions.can_manage_periods(request.user):
+        raise PermissionDenied
+    period = get_object_or_404(ReportingPeriod, pk=pk)
+    wanted = request.POST.get("state")
+    if wanted not in PeriodState.values:
+        messages.error(request, _("Choose whether to open or close the period."))
+    else:
+        period.state = wanted
+        period.save(update_fields=["state"])
+        if wanted == PeriodState.OPEN:
+            messages.success(request, _("%(name)s is open: reminders follow its due date.") % {"name": period.name})
+        else:
+            messages.success(request, _("%(name)s is closed: no more reminders for it.") % {"name": period.name})
+    return redirect("tracker:periods")
+
+
 # --- Accounts ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    """Language, time zone, and whether reminders come one by one or as a daily digest."""
+    profile = permissions.profile_of(request.user)
+    if profile is None:
+        raise PermissionDenied
+    form = PreferencesForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your preferences are saved."))
+        response = redirect("tracker:preferences")
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, profile.language)
+        return response
+    return render(request, "tracker/preferences.html", {"form": form})
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -375,9 +441,20 @@ def _broker_state() -> str:
         return f"error: {error.__class__.__name__}"
 
 
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says."""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
 @never_cache
 @require_GET
 def healthz(request):
     """The state of the services the tracker needs, for monitors: 200 when the database answers."""
-    state = {"database": _database_state(), "broker": _broker_state(), "last_sweep": None}
+    database = _database_state()
+    last = SweepRun.objects.exclude(finished_at=None).first() if database == "ok" else None
+    state = {
+        "database": database,
+        "broker": _broker_state(),
+        "last_sweep": last.finished_at.isoformat() if last else None,
+    }
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)
