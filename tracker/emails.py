@@ -43,8 +43,10 @@ def _items(kind: str, group) -> tuple[list[dict], int]:
 
     first = group[0]
     if kind in (ReminderKind.UPCOMING, ReminderKind.DUE, ReminderKind.OVERDUE, ReminderKind.DAILY_DIGEST):
+        initiatives = {r.initiative.code: r.initiative for r in group}  # a digest names each initiative once
         items = [
-            _item(r.initiative, absolute(reverse("tracker:update-create", args=[r.initiative.code]))) for r in group
+            _item(initiative, absolute(reverse("tracker:update-create", args=[code])))
+            for code, initiative in sorted(initiatives.items())
         ]
         return items, len(items)
     if kind == ReminderKind.RETURNED:

@@ -192,10 +192,8 @@ def _weekly_digests(rules, secretariat, now) -> list[Planned]:
                 local = now.astimezone(ZoneInfo(str(profile.time_zone)))
                 day = local.date() - datetime.timedelta(days=(local.weekday() - rule.weekday) % 7)
                 at = planned_time(day, rule.hour, profile.time_zone)
-                if at > now:
-                    at -= datetime.timedelta(days=7)
-                if at < profile.user.date_joined:
-                    continue
+                if at > now or at < profile.user.date_joined:
+                    continue  # this week's digest is not due yet; last week's is superseded
                 year, week, _ = at.isocalendar()
                 planned.append(
                     Planned(
@@ -289,16 +287,20 @@ def _still_owed(reminders: list[Reminder]) -> tuple[list[Reminder], list[Reminde
     return keep, [r for r in reminders if r not in keep]
 
 
-def _group(reminders: list[Reminder]) -> list[tuple[str, list[Reminder]]]:
-    """One email per reminder, except an official's ladder reminders when they prefer a daily digest."""
+def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str, list[Reminder]]]:
+    """One email per reminder, except an official's ladder reminders when they prefer a daily digest:
+    those that are due together go in one email, named after the day and its first reminder."""
     groups: dict[str, list[Reminder]] = {}
+    digests: dict[int, list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         profile = getattr(reminder.recipient, "profile", None)
         if reminder.kind in LADDER_KINDS and profile is not None and profile.email_preference == EmailPreference.DIGEST:
-            day = reminder.planned_at.astimezone(ZoneInfo(str(profile.time_zone))).date()
-            groups.setdefault(f"daily_digest:u{reminder.recipient_id}:d{day.isoformat()}", []).append(reminder)
+            digests[reminder.recipient_id].append(reminder)
         else:
             groups[reminder.key] = [reminder]
+    for recipient_id, rows in digests.items():
+        day = now.astimezone(ZoneInfo(str(rows[0].recipient.profile.time_zone))).date()
+        groups[f"daily_digest:u{recipient_id}:d{day.isoformat()}:r{min(r.pk for r in rows)}"] = rows
     return list(groups.items())
 
 
@@ -326,14 +328,15 @@ def deliver(now: datetime.datetime, *, connection=None, limit: int | None = None
                     state=ReminderState.CANCELLED
                 )
                 result.cancelled += len(arrived)
-            for group_key, group in _group(claimed):
+            for group_key, group in _group(claimed, now):
                 _send_group(group_key, group, now, connection, token, result)
     return result
 
 
 def _send_group(group_key, group, now, connection, token, result) -> None:
     pks = [r.pk for r in group]
-    late = now - min(r.planned_at for r in group) > LATE_AFTER
+    # A digest is on time when its newest reminder is: older ones it gathers are simply still open.
+    late = now - max(r.planned_at for r in group) > LATE_AFTER
     try:
         message = emails.reminder_email(group_key, group, late=late)
         connection.send_messages([message])
@@ -365,7 +368,7 @@ def sweep(now: datetime.datetime | None = None, *, dry_run: bool = False, connec
     now = now or timezone.now()
     if dry_run:
         with transaction.atomic():
-            result = _sweep(now, mail.get_connection("django.core.mail.backends.locmem.EmailBackend"))
+            result = _sweep(now, mail.get_connection("django.core.mail.backends.dummy.EmailBackend"))
             transaction.set_rollback(True)
         return result
     return _sweep(now, connection)

@@ -1,0 +1,277 @@
+"""Who gets which reminder when, in which zone and language — with the clock frozen."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from tests.conftest import make_person
+from tracker import reminders
+from tracker.models import Initiative, Reminder, ReminderRule, ReportingPeriod, StatusUpdate
+
+pytestmark = pytest.mark.django_db
+
+SEOUL = ZoneInfo("Asia/Seoul")
+MEXICO = ZoneInfo("America/Mexico_City")
+DUE = datetime.date(2026, 12, 11)  # a Friday
+
+
+@pytest.fixture
+def period(db):
+    return ReportingPeriod.objects.create(
+        name="2026 Q4", start=datetime.date(2026, 10, 1), end=datetime.date(2026, 12, 31), due_date=DUE
+    )
+
+
+@pytest.fixture
+def people(db):
+    """Officials of the Secretary of Economy (Mexico City) and Korea Customs Service (Seoul), and both
+    secretariats; created long before the period so that every rung of the ladder applies to them."""
+    joined = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    users = {
+        "alice": make_person("alice", "official", "se", language="es"),
+        "charlie": make_person("charlie", "official", "kcs", language="ko"),
+        "sec_mx": make_person("sec_mx", "secretariat", "sre"),
+        "sec_kr": make_person("sec_kr", "secretariat", "mofat"),
+    }
+    for user in users.values():
+        user.date_joined = joined
+        user.save()
+    return users
+
+
+def sweep(at: datetime.datetime):
+    mail.outbox = []
+    return reminders.sweep(at)
+
+
+def to(user):
+    return [m for m in mail.outbox if m.to == [user.email]]
+
+
+def kinds_for(user):
+    return sorted(m.extra_headers["X-Tracker-Reminder"].split(":")[0] for m in to(user))
+
+
+def test_the_ladder_arrives_in_the_morning_in_each_recipients_zone(people, period):
+    charlie = people["charlie"]  # KCS leads only A-314
+    # 14 days before, 8:59 in Seoul: not yet. 9:00 in Seoul: the first reminder.
+    sweep(datetime.datetime(2026, 11, 27, 8, 59, tzinfo=SEOUL))
+    assert to(charlie) == []
+    sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL))
+    assert kinds_for(charlie) == ["upcoming-14"]
+    message = to(charlie)[0]
+    assert "A-314" in message.subject
+    # The same moment is still the previous evening in Mexico City: nothing for alice yet.
+    assert to(people["alice"]) == []
+    sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=MEXICO))
+    assert (
+        kinds_for(people["alice"])
+        == ["upcoming-14"] * Initiative.objects.led_by(people["alice"].profile.agency).count()
+    )
+
+
+def test_each_rung_is_sent_once_however_many_sweeps_run(people, period):
+    moment = datetime.datetime(2026, 12, 8, 9, 30, tzinfo=SEOUL)  # three days before, 9:30 in Seoul
+    sweep(moment)
+    first = kinds_for(people["charlie"])
+    assert first == ["upcoming-14", "upcoming-3"]  # the -14 one is late: it was never sent
+    late = next(m for m in to(people["charlie"]) if "upcoming-14" in m.extra_headers["X-Tracker-Reminder"])
+    assert "sent late" in late.body
+    on_time = next(m for m in to(people["charlie"]) if "upcoming-3" in m.extra_headers["X-Tracker-Reminder"])
+    assert "sent late" not in on_time.body
+    sweep(moment + datetime.timedelta(minutes=5))
+    sweep(moment + datetime.timedelta(minutes=10))
+    assert to(people["charlie"]) == []
+    assert Reminder.objects.filter(recipient=people["charlie"]).count() == 2
+
+
+def test_due_day_overdue_and_escalation(people, period):
+    charlie, sec_kr, sec_mx = people["charlie"], people["sec_kr"], people["sec_mx"]
+    sweep(datetime.datetime(2026, 12, 11, 9, 0, tzinfo=SEOUL))
+    assert "due+0" in kinds_for(charlie)
+    sweep(datetime.datetime(2026, 12, 12, 9, 0, tzinfo=SEOUL))
+    assert kinds_for(charlie) == ["overdue+1"]
+    sweep(datetime.datetime(2026, 12, 18, 9, 0, tzinfo=SEOUL))
+    assert kinds_for(charlie) == ["overdue+7"]
+    escalations = [m for m in to(sec_kr) if m.extra_headers["X-Tracker-Reminder"].startswith("escalation")]
+    about_kcs = [m for m in escalations if "Korea Customs Service" in m.subject]
+    assert len(about_kcs) == 1  # one email per late agency, listing its late updates
+    assert "A-314" in about_kcs[0].body and "1 update" in about_kcs[0].subject
+    # The Mexican secretariat hears about Mexican agencies, not about KCS.
+    assert not any("Korea Customs Service" in m.subject for m in to(sec_mx))
+
+
+def test_a_submitted_update_stops_every_later_reminder(people, period, make_update):
+    charlie = people["charlie"]
+    sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL))
+    assert kinds_for(charlie) == ["upcoming-14"]
+    make_update(charlie, "A-314", period=period)
+    for day in (8, 11, 12, 18, 25):
+        sweep(datetime.datetime(2026, 12, day, 9, 0, tzinfo=SEOUL))
+        assert to(charlie) == [], day
+        assert not any("Korea Customs Service" in m.subject for m in to(people["sec_kr"]))
+
+
+def test_a_reminder_recorded_before_the_update_arrived_is_not_sent(people, period, make_update):
+    charlie = people["charlie"]
+    moment = datetime.datetime(2026, 12, 8, 9, 0, tzinfo=SEOUL)
+    reminders.record_due_reminders(moment)
+    pending = Reminder.objects.filter(recipient=charlie, state="pending")
+    assert pending.count() == 2
+    make_update(charlie, "A-314", period=period)
+    assert not Reminder.objects.filter(recipient=charlie, state="pending").exists()
+    # Even a row that a worker had already claimed is dropped at send time.
+    Reminder.objects.filter(recipient=charlie).update(state="pending")
+    sweep(moment)
+    assert to(charlie) == []
+    assert set(Reminder.objects.filter(recipient=charlie).values_list("state", flat=True)) == {"cancelled"}
+
+
+def test_reminders_are_in_the_recipients_language_and_zone(people, period):
+    sweep(datetime.datetime(2026, 12, 11, 9, 0, tzinfo=SEOUL))
+    korean = to(people["charlie"])[0]
+    text, html = korean.body, korean.alternatives[0][0]
+    assert "2026년 12월 11일" in text and "2026년 12월 11일" in html  # the due date, as Koreans write it
+    assert "http://127.0.0.1:8000/initiatives/A-314/updates/new/" in text
+    assert 'href="http://127.0.0.1:8000/initiatives/A-314/updates/new/"' in html
+    assert korean.alternatives[0][1] == "text/html"
+    assert korean.extra_headers["Message-ID"].endswith("@127.0.0.1>")
+
+
+def test_a_daily_digest_gathers_the_days_reminders(people, period):
+    alice = people["alice"]
+    alice.profile.email_preference = "digest"
+    alice.profile.save()
+    sweep(datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO))
+    messages = to(alice)
+    led = Initiative.objects.led_by(alice.profile.agency).count()
+    assert len(messages) == 1 and led > 1
+    assert messages[0].extra_headers["X-Tracker-Reminder"].startswith("daily_digest:")
+    assert "List-Unsubscribe" in messages[0].extra_headers
+    assert messages[0].body.count("/updates/new/") == led
+    # The three rungs due by now (14 and 3 days before, and today) are all marked sent with that one email.
+    assert Reminder.objects.filter(recipient=alice, state="sent").count() == 3 * led
+
+
+def test_the_weekly_digest_reaches_each_secretariat_on_monday_morning(people, period):
+    sec_kr = people["sec_kr"]
+    sweep(datetime.datetime(2026, 12, 7, 8, 0, tzinfo=SEOUL))  # Monday, 8:00 in Seoul
+    assert not [m for m in to(sec_kr) if "weekly_digest" in m.extra_headers["X-Tracker-Reminder"]]
+    sweep(datetime.datetime(2026, 12, 7, 9, 0, tzinfo=SEOUL))
+    digest = [m for m in to(sec_kr) if "weekly_digest" in m.extra_headers["X-Tracker-Reminder"]]
+    assert len(digest) == 1
+    assert "A-314" in digest[0].body  # a Korean agency's missing update
+    assert "— Korea Customs Service" in digest[0].body
+    assert "— Secretary of Economy" not in digest[0].body  # Mexican agencies are the Mexican secretariat's
+    sweep(datetime.datetime(2026, 12, 8, 9, 0, tzinfo=SEOUL))
+    assert not [m for m in to(sec_kr) if "weekly_digest" in m.extra_headers["X-Tracker-Reminder"]]
+
+
+def test_the_admin_edits_the_ladder_without_a_deploy(people, period):
+    ReminderRule.objects.filter(kind="upcoming", days=-14).update(days=-10, hour=8)
+    sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL))
+    assert to(people["charlie"]) == []
+    sweep(datetime.datetime(2026, 12, 1, 8, 0, tzinfo=SEOUL))
+    assert kinds_for(people["charlie"]) == ["upcoming-10"]
+
+
+def test_closing_a_period_stops_its_reminders(people, period):
+    period.state = "closed"
+    period.save()
+    sweep(datetime.datetime(2026, 12, 12, 9, 0, tzinfo=SEOUL))
+    assert mail.outbox == []
+
+
+def test_a_failing_send_is_retried_with_backoff_then_marked_failed(people, period, settings):
+    settings.EMAIL_BACKEND = "tests.test_reminders.RefusingBackend"
+    moment = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL)
+    result = sweep(moment)
+    assert result.sent == [] and result.failed
+    row = Reminder.objects.get(recipient=people["charlie"])
+    assert (row.state, row.attempts) == ("pending", 1)
+    assert "SMTPDataError" in row.last_error
+    assert row.next_attempt_at == moment + datetime.timedelta(minutes=1)
+    # Not retried before its time; retried with a growing delay after it.
+    sweep(moment + datetime.timedelta(seconds=30))
+    row.refresh_from_db()
+    assert row.attempts == 1
+    at = moment
+    for _ in range(reminders.MAX_ATTEMPTS - 1):
+        at += datetime.timedelta(hours=1)
+        sweep(at)
+    row.refresh_from_db()
+    assert (row.state, row.attempts) == ("failed", reminders.MAX_ATTEMPTS)
+    assert reminders.backoff(6) <= reminders.MAX_BACKOFF < datetime.timedelta(hours=1)
+
+
+def test_an_abandoned_claim_is_taken_over_after_the_lease(people, period):
+    moment = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL)
+    reminders.record_due_reminders(moment)
+    row = Reminder.objects.get(recipient=people["charlie"])
+    Reminder.objects.filter(pk=row.pk).update(state="sending", claimed_at=moment, claimed_by="dead-worker")
+    sweep(moment + datetime.timedelta(minutes=5))
+    assert to(people["charlie"]) == []  # still within the dead worker's lease
+    sweep(moment + reminders.LEASE + datetime.timedelta(minutes=1))
+    assert len(to(people["charlie"])) == 1
+    row.refresh_from_db()
+    assert row.state == "sent" and row.message_id
+
+
+def test_review_decisions_email_the_author_after_commit(
+    people, period, make_update, django_capture_on_commit_callbacks
+):
+    alice = people["alice"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        update = make_update(alice, "A-318", state="returned", reviewer=people["sec_mx"])
+    assert callbacks  # a delivery is asked for only once the decision is committed
+    mail.outbox = []
+    reminders.deliver(datetime.datetime.now(datetime.UTC))
+    (message,) = to(alice)
+    assert "A-318" in message.subject
+    assert "Please add the figures." in message.body
+    assert f"/updates/{update.pk}/edit/" in message.body
+
+
+def test_send_reminders_prints_one_line_per_email_and_dry_run_changes_nothing(people, period):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("send_reminders", "--now", "2026-11-27T09:00+09:00", "--dry-run", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("would be sent charlie@example.invalid upcoming-14") for line in lines)
+    assert not Reminder.objects.exists() and mail.outbox == []
+    out = StringIO()
+    call_command("send_reminders", "--now", "2026-11-27T09:00+09:00", stdout=out)
+    sent = [line for line in out.getvalue().splitlines() if line.startswith("sent ")]
+    assert any(line.startswith("sent charlie@example.invalid upcoming-14") for line in sent)
+    assert len(mail.outbox) == len(sent)
+    with pytest.raises(Exception, match="time zone"):
+        call_command("send_reminders", "--now", "2026-11-27T09:00", stdout=StringIO())
+
+
+def test_nobody_is_reminded_of_an_initiative_a_supporting_agency_owns(people, period):
+    # SCT supports SI-06 (SCT is also a lead there: transport); SE supports SI-06: no reminder for SE on it.
+    sweep(datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO))
+    assert not any("SI-06" in m.subject for m in to(people["alice"]))
+    assert StatusUpdate.objects.count() == 0
+
+
+class RefusingBackend:
+    """An SMTP server that refuses every message."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def send_messages(self, messages):
+        import smtplib
+
+        raise smtplib.SMTPDataError(554, b"Transaction failed")
