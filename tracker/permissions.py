@@ -123,9 +123,12 @@ def reviewable_updates(user) -> QuerySet[StatusUpdate]:
 
 def can_view_evidence(user, evidence: Evidence) -> bool:
     """Private evidence: the reporting agency and the reviewers. Public evidence: whoever may see the update."""
+    return can_view_update(user, evidence.update) and can_view_evidence_of_visible_update(user, evidence)
+
+
+def can_view_evidence_of_visible_update(user, evidence: Evidence) -> bool:
+    """The evidence rule alone, for a page that has already checked the user may see the update."""
     update = evidence.update
-    if not can_view_update(user, update):
-        return False
     if evidence.is_public and update.review_state == ReviewState.ACCEPTED:
         return True
     return is_reviewer(user) or (is_official(user) and agency_of(user).pk == update.agency_id)

@@ -10,6 +10,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
@@ -69,7 +70,8 @@ def home(request):
         initiatives = with_sides(Initiative.objects.owned_by(agency)).order_by("position")
         updates = {}
         if period:
-            for update in StatusUpdate.objects.filter(agency=agency, period=period).order_by("created_at"):
+            updates_this_period = StatusUpdate.objects.filter(agency=agency, period=period).select_related("initiative")
+            for update in updates_this_period.order_by("created_at"):
                 updates[update.initiative_id] = update  # the latest one wins
         roles = dict(Ownership.objects.filter(agency=agency).values_list("initiative_id", "role"))
         rows = [(initiative, roles.get(initiative.pk), updates.get(initiative.pk)) for initiative in initiatives]
@@ -101,11 +103,18 @@ def home(request):
 # --- Initiatives ---------------------------------------------------------------------------------------
 
 
+class PageSizePaginator(Paginator):
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        super().__init__(object_list, min(max(int(per_page), 1), 100), *args, **kwargs)
+
+
 class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
     table_class = InitiativeTable
     filterset_class = InitiativeFilter
     template_name = "tracker/initiative_list.html"
-    paginate_by = 25
+    # django-tables2 paginates (the view must not paginate a second time, which would count twice); the page
+    # size is clamped so that ?per_page=-1 or ?per_page=100000 cannot break or overload the page.
+    table_pagination = {"per_page": 25, "paginator_class": PageSizePaginator}
     export_formats = ("csv", "xlsx")
     export_name = "initiatives"
 
@@ -160,7 +169,7 @@ def initiative_detail(request, code):
         evidence.pk
         for update in accepted
         for evidence in update.evidence.all()
-        if permissions.can_view_evidence(request.user, evidence)
+        if permissions.can_view_evidence_of_visible_update(request.user, evidence)
     }
     return render(
         request,
@@ -254,7 +263,7 @@ def update_edit(request, pk):
 @tracker_user_required
 def update_detail(request, pk):
     update = _visible_update_or_404(request.user, pk)
-    evidence = [e for e in update.evidence.all() if permissions.can_view_evidence(request.user, e)]
+    evidence = [e for e in update.evidence.all() if permissions.can_view_evidence_of_visible_update(request.user, e)]
     return render(
         request,
         "tracker/statusupdate_detail.html",

@@ -1,0 +1,383 @@
+"""Query counts of the list and detail pages, pinned, and checked not to grow with the number of rows.
+
+Each pinned count lists its queries, one comment each. The first three are the same on every page of a logged-in
+user: the session, the user, and the user's profile (read by UserTimeZoneMiddleware). A new query on a page
+fails its test here: if it is needed, raise the count and say what it is for; if the count grows with the rows
+(one query per row), fix the page instead.
+
+"Rows" are what the page lists: initiatives (the list, N then 5N of them with an accepted status), updates (the
+review queue, the home pages, the initiative detail) or evidence items (the update detail).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections import Counter
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tracker import actions
+from tracker.models import Agency, Evidence, Initiative, ReportingPeriod, StatusUpdate
+
+pytestmark = pytest.mark.django_db
+
+N = 3
+PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def se_codes() -> list[str]:
+    """The initiatives SE (alice's agency) owns, in report order: one update in progress per initiative."""
+    return list(
+        Initiative.objects.owned_by(Agency.objects.get(key="se")).order_by("position").values_list("code", flat=True)
+    )
+
+
+def write(user, code, period, *, state, reviewer=None, files=0, links=0, public=False, summary="Talks held."):
+    update = StatusUpdate(
+        initiative=Initiative.objects.get(code=code),
+        agency=user.profile.agency,
+        period=period,
+        author=user,
+        status="on_track",
+        progress=40,
+        summary=summary,
+    )
+    actions.save_update(
+        update,
+        submit=state != "draft",
+        links=[f"https://www.gob.mx/se/prensa/{code}/{i}" for i in range(links)],
+        files=[
+            (SimpleUploadedFile(f"evidence-{i}.pdf", PDF_BYTES, content_type="application/pdf"), "application/pdf")
+            for i in range(files)
+        ],
+        user=user,
+    )
+    if state == "accepted":
+        actions.accept_update(update, user=reviewer)
+    elif state == "returned":
+        actions.return_update(update, user=reviewer, comment="Please add the figures.")
+    if public:
+        Evidence.objects.filter(update=update).update(is_public=True)
+    return update
+
+
+class Updates:
+    """Adds SE updates, each on the next SE initiative not used yet (one in progress per initiative and period)."""
+
+    def __init__(self, personas, period):
+        self.personas, self.period = personas, period
+        self.codes = iter(se_codes())
+
+    def add(self, count, state, **kwargs):
+        reviewer = self.personas.sec_mx if state in ("accepted", "returned") else None
+        return [
+            write(self.personas.alice, next(self.codes), self.period, state=state, reviewer=reviewer, **kwargs)
+            for _ in range(count)
+        ]
+
+
+@pytest.fixture
+def updates(personas, period):
+    return Updates(personas, period)
+
+
+def logged_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def queries_of(client, path) -> list[str]:
+    with CaptureQueriesContext(connection) as context:
+        response = client.get(path)
+    assert response.status_code == 200
+    return [query["sql"] for query in context.captured_queries]
+
+
+def _shape(sql: str) -> str:
+    """A query without its values, so that the same query for another row (or another session) compares equal."""
+    sql = re.sub(r"\b\d+\b", "?", re.sub(r"'[^']*'", "?", sql))
+    return re.sub(r"IN \([?, ]+\)", "IN (...)", sql)  # a prefetch for 5N rows is still one query
+
+
+def assert_same_count(small: list[str], large: list[str], rows: str):
+    """The queries at 5N rows are as many as at N; if not, say which queries came in addition."""
+    if len(large) != len(small):
+        extra = Counter(map(_shape, large)) - Counter(map(_shape, small))
+        shown = "\n".join(f"  {count} x {sql[:400]}" for sql, count in extra.most_common())
+        raise AssertionError(
+            f"{len(small)} queries with {N} {rows}, {len(large)} with {5 * N}; the extra ones:\n{shown}"
+        )
+
+
+# --- The initiative list -------------------------------------------------------------------------------------
+
+
+def test_initiative_list_first_page(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.alice)
+    updates.add(N, "accepted")
+    for _ in range(2):  # N accepted statuses, then 5N: the page shows 25 rows either way
+        # 1-3. session, user, profile
+        # 4. COUNT for the table's paginator (django-tables2; the view itself does not paginate)
+        # 5. alice's agency (the context processor, for the page header)
+        # 6. the High Level Meetings offered by the "meeting" filter
+        # 7. the agencies offered by the "agency" filter
+        # 8. the page's 25 initiatives, each side's lead and current status annotated as subqueries
+        with django_assert_num_queries(8):
+            response = client.get(reverse("tracker:initiative-list"))
+        assert len(response.context["table"].page.object_list) == 25
+        updates.add(4 * N, "accepted")
+
+
+def test_initiative_list_filtered_and_sorted(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.sec_mx)
+    se = Agency.objects.get(key="se")
+    query = f"?agency={se.pk}&status=on_track&country=MX&overdue=false&sort=-mexico"
+    path = reverse("tracker:initiative-list") + query
+    updates.add(2 * N, "accepted")
+    for shown, total in ((2 * N, 2 * N), (25, 10 * N)):  # then 10N matches: the page is full, the total grows
+        # 1-3. session, user, profile
+        # 4. the agency chosen in the "agency" filter (validated by its ModelChoiceField)
+        # 5. the open periods already due in Mexico, for the "overdue" filter (read when its subquery is built)
+        # 6. COUNT of the matching initiatives, for the table's paginator
+        # 7. sec_mx's agency (the context processor)
+        # 8. the High Level Meetings offered by the "meeting" filter
+        # 9. the agencies offered by the "agency" filter
+        # 10. the page of initiatives, filtered and sorted, with both sides annotated
+        with django_assert_num_queries(10):
+            response = client.get(path)
+        assert response.context["table"].paginator.count == total
+        assert len(response.context["table"].page.object_list) == shown
+        updates.add(8 * N, "accepted")
+
+
+def test_initiative_list_csv_export(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.charlie)
+    updates.add(N, "accepted")
+    for _ in range(2):
+        # 1-3. session, user, profile
+        # 4. the COUNT of the page's paginator (the page is built before the export replaces it)
+        # 5. a second COUNT: ExportMixin builds the table again, paginated, before exporting all its rows
+        # 6. every initiative, with both sides annotated, for the file
+        with django_assert_num_queries(6):
+            response = client.get(reverse("tracker:initiative-list") + "?_export=csv")
+        assert (
+            response.content.decode().count("On track")
+            == Initiative.objects.filter(current_statuses__isnull=False).count()
+        )
+        updates.add(4 * N, "accepted")
+
+
+# --- The initiative detail -----------------------------------------------------------------------------------
+
+
+def accepted_on_a318(personas, period, count, **evidence):
+    return [
+        write(personas.alice, "A-318", period, state="accepted", reviewer=personas.sec_mx, **evidence)
+        for _ in range(count)
+    ]
+
+
+def test_initiative_detail_for_an_official(client, personas, period, django_assert_num_queries):
+    """Three accepted updates with two files each (one public, one private) on A-318, an action SE leads."""
+    accepted_on_a318(personas, period, 3, files=2)
+    for update in StatusUpdate.objects.filter(initiative__code="A-318"):
+        Evidence.objects.filter(pk=update.evidence.order_by("pk").first().pk).update(is_public=True)
+    logged_in(client, personas.charlie)
+    # 1-3. session, user, profile
+    # 4. the initiative, with its parent, matrix row, High Level Meeting and report
+    # 5. its ownerships, with each agency, the agency's parent and the matrix row
+    # 6. the current status on each side, with the accepted update it points at
+    # 7. charlie's agency (is_official, for "mine")
+    # 8. "mine": the update KCS has in progress on this initiative
+    # 9. the accepted updates, with agency, period and author
+    # 10. their evidence (prefetched; who may see each item is decided without a query)
+    # 11. can_report_on: does KCS own this initiative?
+    # 12. the open period (for the "Report progress" button)
+    # 13. the target date revisions
+    with django_assert_num_queries(13):
+        response = client.get(reverse("tracker:initiative-detail", kwargs={"code": "A-318"}))
+    assert len(response.context["accepted"]) == 3
+    assert len(response.context["evidence_visible"]) == 3  # the public files only
+
+
+def test_initiative_detail_for_a_secretariat(client, personas, period, django_assert_num_queries):
+    accepted_on_a318(personas, period, 3, files=2)
+    logged_in(client, personas.sec_mx)
+    # 1-3. session, user, profile
+    # 4. the initiative, with its parent, matrix row, High Level Meeting and report
+    # 5. its ownerships, with agencies
+    # 6. the current status on each side
+    # 7. the accepted updates, with agency, period and author
+    # 8. their evidence (prefetched)
+    # 9. sec_mx's agency (is_official, for "mine")
+    # 10. the open period
+    # 11. the target date revisions
+    with django_assert_num_queries(11):
+        response = client.get(reverse("tracker:initiative-detail", kwargs={"code": "A-318"}))
+    assert len(response.context["evidence_visible"]) == 6  # a reviewer sees private evidence too
+
+
+def test_initiative_detail_does_not_grow_with_accepted_updates(client, personas, period):
+    """Without evidence the page's queries are the same for N and 5N accepted updates."""
+    logged_in(client, personas.charlie)
+    path = reverse("tracker:initiative-detail", kwargs={"code": "A-318"})
+    accepted_on_a318(personas, period, N)
+    small = queries_of(client, path)
+    accepted_on_a318(personas, period, 4 * N)
+    assert_same_count(small, queries_of(client, path), "accepted updates")
+
+
+@pytest.mark.parametrize("persona", ["charlie", "sec_mx"])
+def test_initiative_detail_does_not_grow_with_evidence(client, personas, period, persona):
+    logged_in(client, getattr(personas, persona))
+    path = reverse("tracker:initiative-detail", kwargs={"code": "A-318"})
+    accepted_on_a318(personas, period, N, files=1, links=1, public=True)
+    small = queries_of(client, path)
+    accepted_on_a318(personas, period, 4 * N, files=1, links=1, public=True)
+    assert_same_count(small, queries_of(client, path), "accepted updates with evidence")
+
+
+# --- The update detail ---------------------------------------------------------------------------------------
+
+
+def test_update_detail(client, personas, period, django_assert_num_queries):
+    update = write(personas.alice, "A-318", period, state="accepted", reviewer=personas.sec_mx, files=2, links=1)
+    logged_in(client, personas.alice)
+    # 1-3. session, user, profile
+    # 4. alice's agency (visible_updates)
+    # 5. the update, if alice may see it, with initiative, agency, period, author and reviewer
+    # 6. its evidence (who may see each item is decided without a query)
+    with django_assert_num_queries(6):
+        response = client.get(reverse("tracker:update-detail", kwargs={"pk": update.pk}))
+    assert len(response.context["evidence"]) == 3
+
+
+def test_update_detail_does_not_grow_with_evidence(client, personas, period):
+    logged_in(client, personas.sec_mx)
+    update = write(personas.alice, "A-318", period, state="submitted", files=1, links=N - 1)
+    path = reverse("tracker:update-detail", kwargs={"pk": update.pk})
+    small = queries_of(client, path)
+    for i in range(4 * N):
+        Evidence.objects.create(update=update, url=f"https://www.gob.mx/se/more/{i}", uploaded_by=personas.alice)
+    assert_same_count(small, queries_of(client, path), "evidence items")
+
+
+def test_review_page(client, personas, period, django_assert_num_queries):
+    """Not a list, but the reviewer's detail page: its evidence is listed without a check per item."""
+    update = write(personas.alice, "A-318", period, state="submitted", files=2, links=1)
+    logged_in(client, personas.sec_mx)
+    path = reverse("tracker:review-update", kwargs={"pk": update.pk})
+    for _ in range(2):
+        # 1-3. session, user, profile
+        # 4. sec_mx's agency (visible_updates)
+        # 5. the update, with initiative, agency, period, author and reviewer
+        # 6. its evidence, all of it (a reviewer sees private evidence)
+        # 7. the current accepted status on the update's side, to compare with
+        with django_assert_num_queries(7):
+            response = client.get(path)
+        assert response.status_code == 200
+        for i in range(4 * N):
+            Evidence.objects.create(update=update, url=f"https://www.gob.mx/se/more/{i}", uploaded_by=personas.alice)
+
+
+# --- The review queue ----------------------------------------------------------------------------------------
+
+
+def test_review_queue(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.sec_mx)
+    updates.add(N, "submitted")
+    for count in (N, 5 * N):
+        # 1-3. session, user, profile
+        # 4. sec_mx's agency (reviewable_updates: the queue of Mexico's agencies)
+        # 5. the submitted updates, with initiative, agency, period and author
+        with django_assert_num_queries(5):
+            response = client.get(reverse("tracker:review"))
+        assert len(response.context["queue"]) == count
+        updates.add(4 * N, "submitted")
+
+
+# --- The home pages ------------------------------------------------------------------------------------------
+
+
+def test_home_of_an_official(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.alice)
+    updates.add(N, "submitted")
+    updates.add(N, "accepted")
+    updates.add(1, "draft")
+    for _ in range(2):  # then 5N submitted and 5N accepted
+        # 1-3. session, user, profile
+        # 4. the open period
+        # 5. alice's agency
+        # 6. SE's updates in that period (the latest per initiative is shown)
+        # 7. SE's role (lead or supporting) on each initiative it owns
+        # 8. the initiatives SE owns, with each side's current status annotated
+        with django_assert_num_queries(8):
+            response = client.get(reverse("tracker:home"))
+        assert len(response.context["rows"]) == len(se_codes())
+        updates.add(4 * N, "submitted")
+        updates.add(4 * N, "accepted")
+
+
+def test_home_of_an_official_with_returned_updates(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.alice)
+    updates.add(2, "returned")
+    # 1-8. as above: the returned updates' initiatives come with SE's updates (query 6)
+    with django_assert_num_queries(8):
+        response = client.get(reverse("tracker:home"))
+    assert len(response.context["returned"]) == 2
+
+
+def test_home_of_an_official_does_not_grow_with_returned_updates(client, personas, period, updates):
+    logged_in(client, personas.alice)
+    updates.add(N, "returned")
+    small = queries_of(client, reverse("tracker:home"))
+    updates.add(4 * N, "returned")
+    assert_same_count(small, queries_of(client, reverse("tracker:home")), "returned updates")
+
+
+@pytest.fixture
+def overdue_period(period):
+    """A second open period whose due date has passed, so that the overdue panel has initiatives to show."""
+    today = timezone.localdate()
+    return ReportingPeriod.objects.create(
+        name="2026 Q3",
+        start=today - datetime.timedelta(days=150),
+        end=today - datetime.timedelta(days=60),
+        due_date=today - datetime.timedelta(days=30),
+    )
+
+
+@pytest.mark.parametrize(("persona", "expected"), [("sec_mx", 10), ("admin", 9)])
+def test_home_of_a_secretariat(
+    client, personas, period, overdue_period, updates, persona, expected, django_assert_num_queries
+):
+    logged_in(client, getattr(personas, persona))
+    updates.add(N, "submitted")
+    updates.add(N, "accepted")
+    for count in (N, 5 * N):
+        # 1-3. session, user, profile
+        # 4. the open period due first
+        # 5. sec_mx's agency (reviewable_updates); not for the admin, who has none
+        # 6-7. the open periods already due, in Mexico and in Korea (Initiative.objects.overdue builds a
+        #      condition per period, reading them when the queryset is built)
+        # 8. the review queue, with initiative, agency, period and author
+        # 9. the first 50 overdue initiatives, with each side's lead annotated
+        # 10. the 15 most recent updates, with initiative, agency, author and reviewer
+        with django_assert_num_queries(expected):
+            response = client.get(reverse("tracker:home"))
+        assert len(response.context["queue"]) == count
+        assert len(response.context["overdue"]) == 50
+        assert len(response.context["recent"]) == min(2 * count, 15)
+        updates.add(4 * N, "submitted")
+        updates.add(4 * N, "accepted")
