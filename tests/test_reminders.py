@@ -265,13 +265,33 @@ class RefusingBackend:
     def __init__(self, *args, **kwargs):
         pass
 
-    def __enter__(self):
-        return self
+    def open(self):
+        return True
 
-    def __exit__(self, *exc):
-        return False
+    def close(self):
+        pass
 
     def send_messages(self, messages):
         import smtplib
 
         raise smtplib.SMTPDataError(554, b"Transaction failed")
+
+
+def test_an_unreachable_mail_server_stops_the_sweep_without_using_up_attempts(people, period, settings):
+    settings.EMAIL_BACKEND = "tests.test_reminders.UnreachableBackend"
+    moment = datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO)
+    result = sweep(moment)
+    assert len(result.failed) == 1  # it tried once, then gave the rest back
+    rows = Reminder.objects.all()
+    assert rows.count() > 10
+    assert set(rows.values_list("state", flat=True)) == {"pending"}
+    assert sorted(set(rows.values_list("attempts", flat=True))) == [0, 1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    result = sweep(moment + datetime.timedelta(seconds=30))
+    assert len(result.sent) == rows.count() - 1  # the one that failed waits for its backoff (a minute)
+    assert rows.filter(state="pending").count() == 1 and rows.filter(state="sent").count() == rows.count() - 1
+
+
+class UnreachableBackend(RefusingBackend):
+    def open(self):
+        raise ConnectionRefusedError(111, "Connection refused")

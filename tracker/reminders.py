@@ -308,19 +308,18 @@ def deliver(now: datetime.datetime, *, connection=None, limit: int | None = None
     """Claim, send and mark every reminder whose time has come."""
     result = SweepResult()
     token = uuid.uuid4().hex
-    connection = connection or mail.get_connection()
-    seen: set[int] = set()
-    with connection:
+    outbox = _Outbox(connection or mail.get_connection())
+    try:
         while limit is None or len(result.sent) < limit:
+            # Rows this sweep claimed, sent, cancelled or rescheduled are no longer claimable, so each
+            # round sees new rows only.
             ids = list(
                 Reminder.objects.filter(_claimable(now))
-                .exclude(pk__in=seen)
                 .order_by("planned_at", "pk")
                 .values_list("pk", flat=True)[:BATCH]
             )
             if not ids:
                 break
-            seen.update(ids)
             claimed = _claim(ids, now, token)
             claimed, arrived = _still_owed(claimed)
             if arrived:
@@ -328,18 +327,62 @@ def deliver(now: datetime.datetime, *, connection=None, limit: int | None = None
                     state=ReminderState.CANCELLED
                 )
                 result.cancelled += len(arrived)
-            for group_key, group in _group(claimed, now):
-                _send_group(group_key, group, now, connection, token, result)
+            groups = _group(claimed, now)
+            for index, (group_key, group) in enumerate(groups):
+                if not _send_group(group_key, group, now, outbox, token, result):
+                    # The mail server cannot be reached: give back what this sweep holds, untouched, to
+                    # the next sweep, instead of waiting for a timeout on every row.
+                    rest = [r.pk for _, rows in groups[index + 1 :] for r in rows]
+                    Reminder.objects.filter(pk__in=rest, claimed_by=token).update(
+                        state=ReminderState.PENDING, attempts=F("attempts") - 1, claimed_by=""
+                    )
+                    return result
+    finally:
+        outbox.close()
     return result
 
 
-def _send_group(group_key, group, now, connection, token, result) -> None:
+class _Outbox:
+    """One connection to the mail server for the whole sweep, opened only when there is something to send."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.opened = False
+
+    def send(self, message) -> None:
+        if not self.opened:
+            try:
+                self.connection.open()
+            except Exception as error:
+                raise MailServerDown(error) from error
+            self.opened = True
+        try:
+            self.connection.send_messages([message])
+        except Exception:
+            self.close()  # the next email starts from a fresh connection
+            raise
+
+    def close(self) -> None:
+        if self.opened:
+            self.opened = False
+            try:
+                self.connection.close()
+            except Exception:
+                logger.warning("Closing the mail server connection failed", exc_info=True)
+
+
+class MailServerDown(Exception):
+    pass
+
+
+def _send_group(group_key, group, now, outbox, token, result) -> bool:
+    """Send one email for the group and record the outcome; False when the mail server is unreachable."""
     pks = [r.pk for r in group]
     # A digest is on time when its newest reminder is: older ones it gathers are simply still open.
     late = now - max(r.planned_at for r in group) > LATE_AFTER
     try:
         message = emails.reminder_email(group_key, group, late=late)
-        connection.send_messages([message])
+        outbox.send(message)
     except Exception as error:  # SMTP down, refused, timed out...: retry later, never drop
         attempts = max(r.attempts for r in group)
         state = ReminderState.FAILED if attempts >= MAX_ATTEMPTS else ReminderState.PENDING
@@ -353,11 +396,12 @@ def _send_group(group_key, group, now, connection, token, result) -> None:
         )
         result.failed.append(line)
         logger.warning("reminder %s", line)
-        return
+        return not isinstance(error, MailServerDown)
     Reminder.objects.filter(pk__in=pks, claimed_by=token).update(
         state=ReminderState.SENT, sent_at=timezone.now(), message_id=message.extra_headers["Message-ID"], last_error=""
     )
     result.sent.append(f"sent {message.to[0]} {group_key}{' (late)' if late else ''}: {message.subject}")
+    return True
 
 
 def sweep(now: datetime.datetime | None = None, *, dry_run: bool = False, connection=None) -> SweepResult:

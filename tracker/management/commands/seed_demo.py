@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tracker import actions
-from tracker.choices import COUNTRY_TIME_ZONES, PeriodState, ReviewState, Role, Status
+from tracker.choices import COUNTRY_TIME_ZONES, EmailPreference, PeriodState, ReviewState, Role, Status
 from tracker.models import Agency, Initiative, Profile, ReportingPeriod, StatusUpdate
 
 # username, role, agency key, first name, last name
@@ -32,6 +32,8 @@ DEMO_ACCOUNTS = [
     ("moct.official", Role.OFFICIAL, "moct", "Hyun-woo", "Choi"),
     ("mofe.official", Role.OFFICIAL, "mofe", "Ye-jin", "Jung"),
 ]
+
+DIGEST_READERS = {"se.colleague"}
 
 # initiative code, author username, review state, status, progress, summary
 DEMO_UPDATES = [
@@ -113,6 +115,8 @@ class Command(BaseCommand):
                 "last_name": last,
                 "is_staff": role == Role.ADMIN,
                 "is_superuser": role == Role.ADMIN,
+                # The demo officials have been in post for a while, so this period's reminders apply to them.
+                "date_joined": timezone.now() - datetime.timedelta(days=60),
             },
         )
         user.set_password(password)
@@ -123,6 +127,8 @@ class Command(BaseCommand):
                 "role": role,
                 "agency": agency,
                 "time_zone": COUNTRY_TIME_ZONES[agency.country] if agency else "UTC",
+                # One demo official takes the daily digest, to show both ways reminders can arrive.
+                "email_preference": EmailPreference.DIGEST if username in DIGEST_READERS else EmailPreference.EACH,
             },
         )
         self.stdout.write(f"{username} {role} {agency.acronym or agency.key if agency else '-'}")
