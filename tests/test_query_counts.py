@@ -381,3 +381,18 @@ def test_home_of_a_secretariat(
         assert len(response.context["recent"]) == min(2 * count, 15)
         updates.add(4 * N, "submitted")
         updates.add(4 * N, "accepted")
+
+
+def test_matrix_page(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.sec_kr)
+    updates.add(N, "accepted")
+    for _ in range(2):  # then 5N accepted updates: the same queries
+        # 1-3. session, user, profile
+        # 4. sec_kr's agency (the context processor)
+        # 5. the mechanisms
+        # 6. their issue rows
+        # 7. the initiatives each row owns, with both sides' current status annotated
+        with django_assert_num_queries(7):
+            response = client.get(reverse("tracker:matrix"))
+        assert "Customs cooperation" in response.content.decode()
+        updates.add(4 * N, "accepted")

@@ -94,3 +94,14 @@ class InitiativeTable(tables.Table):
         fields = ["code", "title"]
         attrs = {"class": "table initiatives"}
         empty_text = _("No initiative matches these filters.")
+
+
+# How alarming a status is, for colouring a group of initiatives by the most urgent one among them.
+URGENCY = ["blocked", "at_risk", None, "not_started", "on_track", "completed", "discontinued"]
+
+
+def most_urgent(statuses) -> str | None:
+    statuses = list(statuses)
+    if not statuses:
+        return "empty"
+    return min(statuses, key=URGENCY.index)

@@ -11,6 +11,7 @@ tracker_patterns = [
     path("updates/<int:pk>/", views.update_detail, name="update-detail"),
     path("updates/<int:pk>/edit/", views.update_edit, name="update-edit"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence-download"),
+    path("matrix/", views.matrix, name="matrix"),
     path("review/", views.review_queue, name="review"),
     path("review/<int:pk>/", views.review_update, name="review-update"),
     path("periods/", views.period_list, name="periods"),

@@ -32,12 +32,14 @@ from tracker.models import (
     CurrentStatus,
     Evidence,
     Initiative,
+    MatrixIssue,
+    Mechanism,
     Ownership,
     ReportingPeriod,
     StatusUpdate,
     SweepRun,
 )
-from tracker.tables import InitiativeTable, with_sides
+from tracker.tables import InitiativeTable, most_urgent, with_sides
 
 
 def tracker_user_required(view):
@@ -186,6 +188,30 @@ def initiative_detail(request, code):
             "evidence_visible": evidence_visible,
         },
     )
+
+
+@tracker_user_required
+def matrix(request):
+    """The responsibility matrix as the report lays it out, each side's cell with the initiatives it owns."""
+    rows = Prefetch("initiatives", queryset=with_sides(Initiative.objects.all()).order_by("position"))
+    mechanisms = Mechanism.objects.prefetch_related(
+        Prefetch("issues", queryset=MatrixIssue.objects.prefetch_related(rows).order_by("position"))
+    )
+    for mechanism in mechanisms:
+        for issue in mechanism.issues.all():
+            owned = list(issue.initiatives.all())
+            issue.sides = [
+                {
+                    "label": Country(country).label,
+                    "text": issue.mexico_text if country == Country.MEXICO else issue.korea_text,
+                    "initiatives": [
+                        (i, getattr(i, f"{prefix}_status"), getattr(i, f"{prefix}_progress")) for i in owned
+                    ],
+                    "colour": most_urgent(getattr(i, f"{prefix}_status") for i in owned),
+                }
+                for country, prefix in ((Country.MEXICO, "mx"), (Country.KOREA, "kr"))
+            ]
+    return render(request, "tracker/matrix.html", {"mechanisms": mechanisms})
 
 
 # --- Updates -------------------------------------------------------------------------------------------

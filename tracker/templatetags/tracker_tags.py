@@ -33,3 +33,19 @@ def when(value) -> str:
         return ""
     local = timezone.localtime(value)
     return f"{formats.date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
+
+
+@register.simple_tag
+def status_chip(code: str, url: str, title: str, status: str | None, progress: int | None) -> str:
+    """A compact link for an initiative, coloured by its status, the status spelled out for screen readers."""
+    label = Status(status).label if status else _("No accepted report yet")
+    text = f"{label}, {progress}%" if status else label
+    return format_html(
+        '<a class="chip status-{}" href="{}" title="{} — {}">{}<span class="visually-hidden"> — {}</span></a>',
+        status or "none",
+        url,
+        title,
+        text,
+        code,
+        text,
+    )
