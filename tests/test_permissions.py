@@ -294,6 +294,7 @@ MATRIX = [
     ("tracker:initiative-detail", "A-316",                 LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-detail", "no such code",          LOGIN, NF,    NF,    NF,    NF,    NF),
     ("tracker:matrix",           "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
+    ("tracker:report",           "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
     # Only an official of an owning agency writes updates on an initiative; one that is in progress already
     # is opened instead (SE's draft on A-316; KCS's update on A-314, submitted, is shown).
     ("tracker:update-create",     "A-318",                 LOGIN, OK,    NO,    NO,    NO,    NO),

@@ -396,3 +396,17 @@ def test_matrix_page(client, personas, period, updates, django_assert_num_querie
             response = client.get(reverse("tracker:matrix"))
         assert "Customs cooperation" in response.content.decode()
         updates.add(4 * N, "accepted")
+
+
+def test_report_page(client, personas, period, updates, django_assert_num_queries):
+    logged_in(client, personas.alice)
+    updates.add(N, "accepted")
+    for _ in range(2):
+        # 1-3. session, user, profile
+        # 4. alice's agency (the context processor)
+        # 5. the report
+        # 6. its initiatives, with both sides' status annotated
+        with django_assert_num_queries(6):
+            response = client.get(reverse("tracker:report"))
+        assert response.status_code == 200
+        updates.add(4 * N, "accepted")

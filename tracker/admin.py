@@ -177,6 +177,11 @@ class InitiativeAdmin(AuditedAdmin):
     def lead_korea(self, obj):
         return self._lead(obj, Country.KOREA)
 
+    def save_model(self, request, obj, form, change):
+        if "quote" in form.changed_data or not change:
+            obj.place_in_report()  # the report browser highlights the quote where it now is
+        super().save_model(request, obj, form, change)
+
     def history_view(self, request, object_id, extra_context=None):
         # The owners are edited on this page, so their changes belong in this page's history too.
         ownership_changes = (

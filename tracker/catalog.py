@@ -382,7 +382,6 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
     # Strategic initiatives first, so that every action's parent exists when the action is written.
     in_order = sorted(enumerate(data["initiatives"]), key=lambda item: item[1]["kind"] != InitiativeKind.STRATEGIC)
     for position, row in in_order:
-        location = located.locate(row["quote"])
         values = {
             "report": report,
             "title": row["title"],
@@ -391,7 +390,6 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
             "section": row["section"],
             "paragraph": row["paragraph"],
             "quote": row["quote"],
-            "report_line": location.first_line if location else None,
             "target_phrase": row["target"],
             "matrix_issue": matrix_issues[row["matrix_issue"]] if row["matrix_issue"] else None,
             "visibility": row.get("visibility") or Visibility.PUBLIC,
@@ -400,11 +398,23 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
         }
         initiative, created = _upsert(result, "initiatives", Initiative, {"code": row["code"]}, values, overwrite)
         initiatives[initiative.code] = initiative
+        _place(initiative, located)
         if created or overwrite:
             _sync_owners(result, initiative, row["owners"], agencies, matrix_issues)
         else:
             result.count("ownerships", "unchanged")
     return result
+
+
+def _place(initiative: Initiative, text: ReportText) -> None:
+    """Keep where the quote sits in the report up to date: derived data, so no audit record for it."""
+    before = (initiative.report_line, initiative.quote_start, initiative.quote_end)
+    initiative.place_in_report(text)
+    after = (initiative.report_line, initiative.quote_start, initiative.quote_end)
+    if after != before:
+        Initiative.objects.filter(pk=initiative.pk).update(
+            report_line=initiative.report_line, quote_start=initiative.quote_start, quote_end=initiative.quote_end
+        )
 
 
 def _sync_responsibilities(issue: MatrixIssue, wanted: list[tuple[Agency, int]]) -> None:

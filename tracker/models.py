@@ -43,6 +43,7 @@ from tracker.choices import (
     Visibility,
     Weekday,
 )
+from tracker.report_text import ReportText
 
 
 def local_today(country: str, now: datetime.datetime | None = None) -> datetime.date:
@@ -229,6 +230,9 @@ class Initiative(models.Model):
         _("line in the report"), null=True, blank=True, help_text=_("Set by load_report from the quote.")
     )
     quote = models.TextField(_("quote"), help_text=_("The report's own words, verbatim."))
+    # Where the quote sits in the report's text (character offsets), for the report browser; set from the quote.
+    quote_start = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    quote_end = models.PositiveIntegerField(null=True, blank=True, editable=False)
     target_phrase = models.CharField(
         _("target in the report"),
         max_length=200,
@@ -273,6 +277,13 @@ class Initiative(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("tracker:initiative-detail", kwargs={"code": self.code})
+
+    def place_in_report(self, text: ReportText | None = None) -> None:
+        """Find the quote in the report's text and remember where it is (nothing, if the report lacks it)."""
+        location = (text or ReportText(self.report.source_text)).locate(self.quote)
+        self.report_line = location.first_line if location else None
+        self.quote_start = location.start if location else None
+        self.quote_end = location.end if location else None
 
     def clean(self) -> None:
         if self.kind == InitiativeKind.STRATEGIC and self.parent_id:

@@ -33,6 +33,8 @@ def normalize_quote(quote: str) -> str:
 class QuoteLocation:
     first_line: int  # 1-based line numbers in the report file
     last_line: int
+    start: int  # character offsets in the report file: raw[start:end] is the quoted passage
+    end: int
 
 
 class ReportText:
@@ -42,6 +44,7 @@ class ReportText:
         self.raw = raw
         flat_chars: list[str] = []
         line_of: list[int] = []
+        offset_of: list[int] = []  # where each flattened character comes from in the raw text
         line = 1
         i = 0
         previous_space = True
@@ -50,6 +53,7 @@ class ReportText:
             if match and raw[i] == "-":
                 flat_chars.append(_BREAK)
                 line_of.append(line)
+                offset_of.append(i)
                 line += match.group(0).count("\n")
                 i = match.end()
                 previous_space = False
@@ -61,14 +65,17 @@ class ReportText:
                 if not previous_space:
                     flat_chars.append(" ")
                     line_of.append(line)
+                    offset_of.append(i)
                 previous_space = True
             else:
                 flat_chars.append(char)
                 line_of.append(line)
+                offset_of.append(i)
                 previous_space = False
             i += 1
         self.flat = "".join(flat_chars)
         self._line_of = line_of
+        self._offset_of = offset_of
 
     @classmethod
     def load(cls, path: Path = REPORT_PATH) -> ReportText:
@@ -100,4 +107,7 @@ class ReportText:
         match = self._pattern(quote).search(self.flat)
         if match is None:
             return None
-        return QuoteLocation(self._line_of[match.start()], self._line_of[match.end() - 1])
+        last = match.end() - 1
+        return QuoteLocation(
+            self._line_of[match.start()], self._line_of[last], self._offset_of[match.start()], self._offset_of[last] + 1
+        )

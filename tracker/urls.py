@@ -12,6 +12,7 @@ tracker_patterns = [
     path("updates/<int:pk>/edit/", views.update_edit, name="update-edit"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence-download"),
     path("matrix/", views.matrix, name="matrix"),
+    path("report/", views.report_text, name="report"),
     path("review/", views.review_queue, name="review"),
     path("review/<int:pk>/", views.review_update, name="review-update"),
     path("periods/", views.period_list, name="periods"),

@@ -23,7 +23,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export.views import ExportMixin
 
-from tracker import actions, permissions
+from tracker import actions, permissions, report_browser
 from tracker.celery import app as celery_app
 from tracker.choices import Country, PeriodState, ReviewState
 from tracker.filters import InitiativeFilter
@@ -35,6 +35,7 @@ from tracker.models import (
     MatrixIssue,
     Mechanism,
     Ownership,
+    Report,
     ReportingPeriod,
     StatusUpdate,
     SweepRun,
@@ -212,6 +213,18 @@ def matrix(request):
                 for country, prefix in ((Country.MEXICO, "mx"), (Country.KOREA, "kr"))
             ]
     return render(request, "tracker/matrix.html", {"mechanisms": mechanisms})
+
+
+@tracker_user_required
+def report_text(request):
+    """The whole report, paragraphs anchored, each tracked recommendation highlighted and linked."""
+    report = get_object_or_404(Report.objects.order_by("pk")[:1])
+    initiatives = with_sides(Initiative.objects.filter(report=report)).only("code", "title", "quote_start", "quote_end")
+    return render(
+        request,
+        "tracker/report_text.html",
+        {"report": report, "paragraphs": report_browser.paragraphs(report.source_text, initiatives)},
+    )
 
 
 # --- Updates -------------------------------------------------------------------------------------------

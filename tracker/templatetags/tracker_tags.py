@@ -49,3 +49,28 @@ def status_chip(code: str, url: str, title: str, status: str | None, progress: i
         code,
         text,
     )
+
+
+@register.simple_tag
+def initiative_chip(initiative) -> str:
+    """A link to an initiative annotated by `tables.with_sides`, coloured by its more urgent side, both sides'
+    status spelled out in its tooltip and for screen readers."""
+    from django.urls import reverse
+
+    from tracker.tables import most_urgent
+
+    sides = []
+    for label, prefix in ((Country.MEXICO.label, "mx"), (Country.KOREA.label, "kr")):
+        status, progress = getattr(initiative, f"{prefix}_status"), getattr(initiative, f"{prefix}_progress")
+        sides.append(f"{label}: " + (f"{Status(status).label}, {progress}%" if status else _("No accepted report yet")))
+    colour = most_urgent([initiative.mx_status, initiative.kr_status]) or "none"
+    text = "; ".join(sides)
+    return format_html(
+        '<a class="chip status-{}" href="{}" title="{} — {}">{}<span class="visually-hidden"> — {}</span></a>',
+        colour,
+        reverse("tracker:initiative-detail", args=[initiative.code]),
+        initiative.title,
+        text,
+        initiative.code,
+        text,
+    )
