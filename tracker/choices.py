@@ -136,3 +136,9 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, _("Friday")
     SATURDAY = 5, _("Saturday")
     SUNDAY = 6, _("Sunday")
+
+
+class ReportState(models.TextChoices):
+    DRAFT = "draft", _("Draft (live figures)")
+    FROZEN = "frozen", _("Frozen")
+    PUBLISHED = "published", _("Published")

@@ -11,7 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from tracker.choices import Status
-from tracker.models import Profile, ReportingPeriod, StatusUpdate
+from tracker.models import Profile, ProgressReport, ReportingPeriod, StatusUpdate
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_UPDATE = 10
@@ -204,3 +204,10 @@ class ReportingPeriodForm(forms.ModelForm):
         if start and due and due < start:
             self.add_error("due_date", _("The due date cannot come before the period starts."))
         return data
+
+
+class ProgressReportForm(forms.ModelForm):
+    class Meta:
+        model = ProgressReport
+        fields = ["period", "title"]
+        help_texts = {"title": _("For example “Progress report to the Commission, 2026 Q4”.")}

@@ -36,6 +36,7 @@ from tracker.choices import (
     PeriodState,
     ReminderKind,
     ReminderState,
+    ReportState,
     ReviewState,
     Role,
     Status,
@@ -713,3 +714,43 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M}"
+
+
+# --- Progress reports ---------------------------------------------------------------------------------
+
+
+class ProgressReport(models.Model):
+    """A progress report for a period. A draft shows live figures; freezing stores a snapshot that later
+    edits and accepted updates do not change; a frozen report can be published. What a report contains is
+    decided in `tracker/reports.py`."""
+
+    period = models.ForeignKey(
+        ReportingPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="progress_reports"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    state = models.CharField(_("state"), max_length=10, choices=ReportState.choices, default=ReportState.DRAFT)
+    snapshot = models.JSONField(_("snapshot"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    history = HistoricalRecords(excluded_fields=["snapshot"])
+
+    class Meta:
+        verbose_name = _("progress report")
+        verbose_name_plural = _("progress reports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("tracker:progress-report", kwargs={"pk": self.pk})

@@ -139,3 +139,21 @@ def can_view_evidence_of_visible_update(user, evidence: Evidence) -> bool:
 
 def can_manage_periods(user) -> bool:
     return is_reviewer(user)
+
+
+# --- Progress reports -----------------------------------------------------------------------------------
+
+
+def can_manage_reports(user) -> bool:
+    """Build, freeze and publish progress reports: the secretariats (and admins)."""
+    return is_reviewer(user)
+
+
+def visible_reports(user):
+    """Reviewers see every report, drafts included; everyone else, the published ones."""
+    from tracker.choices import ReportState
+    from tracker.models import ProgressReport
+
+    if is_reviewer(user):
+        return ProgressReport.objects.all()
+    return ProgressReport.objects.filter(state=ReportState.PUBLISHED)
