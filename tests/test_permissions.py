@@ -32,8 +32,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from tests.conftest import make_person
-from tracker import actions
-from tracker.models import CurrentStatus, Evidence, Initiative, ReportingPeriod, StatusUpdate
+from tracker import actions, reports
+from tracker.models import CurrentStatus, Evidence, Initiative, ProgressReport, ReportingPeriod, StatusUpdate
 
 pytestmark = pytest.mark.django_db
 
@@ -79,6 +79,8 @@ class World:
     accepted_public_file: Evidence  # file of the accepted update, marked public
     accepted_private_file: Evidence  # file of the accepted update, not public
     accepted_link: Evidence  # a link (no file) of the accepted update
+    draft_report: object = None  # a progress report still in draft: the secretariats' working copy
+    published_report: object = None  # a frozen and published progress report
 
 
 def make_update(
@@ -156,6 +158,14 @@ def world(personas, period, media):
         accepted_public_file=public_file,
         accepted_private_file=accepted.evidence.get(original_name="private.pdf"),
         accepted_link=accepted.evidence.get(url__startswith="https://"),
+        draft_report=ProgressReport.objects.create(period=period, title="Working draft", created_by=p.sec_mx),
+        published_report=reports.publish_report(
+            reports.freeze_report(
+                ProgressReport.objects.create(period=period, title="For the ministers", created_by=p.sec_mx),
+                user=p.sec_mx,
+            ),
+            user=p.sec_mx,
+        ),
     )
 
 
@@ -279,6 +289,11 @@ OBJECTS = {
     "accepted link": lambda w: ({"pk": w.accepted_link.pk}, ""),
     "no such evidence": lambda w: ({"pk": 10**9}, ""),
     "period": lambda w: ({"pk": w.period.pk}, ""),
+    "draft report": lambda w: ({"pk": w.draft_report.pk}, ""),
+    "published report": lambda w: ({"pk": w.published_report.pk}, ""),
+    "draft report csv": lambda w: ({"pk": w.draft_report.pk, "fmt": "csv"}, ""),
+    "published report csv": lambda w: ({"pk": w.published_report.pk, "fmt": "csv"}, ""),
+    "published report doc": lambda w: ({"pk": w.published_report.pk, "fmt": "doc"}, ""),
     "no such period": lambda w: ({"pk": 10**9}, ""),
 }
 
@@ -339,6 +354,20 @@ MATRIX = [
     ("tracker:period-edit",       "period",                LOGIN, NO,    NO,    OK,    OK,    OK),
     ("tracker:period-edit",       "no such period",        LOGIN, NO,    NO,    NF,    NF,    NF),
     ("tracker:period-state",      "period",                LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
+    # Progress reports: the secretariats build, freeze and publish them; others read the published ones.
+    ("tracker:reports",           "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
+    ("tracker:progress-report",   "draft report",          LOGIN, NF,    NF,    OK,    OK,    OK),
+    ("tracker:progress-report",   "published report",      LOGIN, OK,    OK,    OK,    OK,    OK),
+    ("tracker:progress-report-state", "draft report",      LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
+    ("tracker:progress-report-download", "draft report csv", LOGIN, NF,  NF,    OK,    OK,    OK),
+    ("tracker:progress-report-download", "published report csv", LOGIN, OK, OK, OK,    OK,    OK),
+    ("tracker:progress-report-download", "published report doc", LOGIN, NF, NF, NF,    NF,    NF),
+    # The public view: no login, published initiatives and published reports only.
+    ("tracker:public",            "-",                     OK,    OK,    OK,    OK,    OK,    OK),
+    ("tracker:public-initiative", "A-318",                 OK,    OK,    OK,    OK,    OK,    OK),
+    ("tracker:public-initiative", "no such code",          NF,    NF,    NF,    NF,    NF,    NF),
+    ("tracker:public-report-download", "published report csv", OK, OK,  OK,    OK,    OK,    OK),
+    ("tracker:public-report-download", "draft report csv", NF,    NF,    NF,    NF,    NF,    NF),
     # Everyone with a profile sets their own language, time zone and reminder emails (no id in the URL).
     ("tracker:preferences",       "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
     # Public by design: the login page, the health check that monitors read, and the icon browsers ask for.

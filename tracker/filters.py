@@ -76,3 +76,15 @@ class InitiativeFilter(django_filters.FilterSet):
     def filter_overdue(self, queryset, name, value):
         overdue = Initiative.objects.overdue(country=self._side()).values("pk")
         return queryset.filter(pk__in=overdue) if value else queryset.exclude(pk__in=overdue)
+
+
+class PublicInitiativeFilter(InitiativeFilter):
+    """The public view's filters: catalog data and accepted statuses only."""
+
+    class Meta(InitiativeFilter.Meta):
+        fields = ["q", "kind", "theme", "meeting", "country", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("agency", "overdue"):
+            self.filters.pop(name, None)

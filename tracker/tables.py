@@ -105,3 +105,17 @@ def most_urgent(statuses) -> str | None:
     if not statuses:
         return "empty"
     return min(statuses, key=URGENCY.index)
+
+
+class PublicInitiativeTable(InitiativeTable):
+    """The public list: the same columns, linking to the public page of each initiative."""
+
+    code = tables.Column(
+        verbose_name=_("Code"),
+        linkify=("tracker:public-initiative", {"code": tables.A("code")}),
+        attrs={"td": {"class": "code"}},
+    )
+    title = TitleColumn(verbose_name=_("Title"), linkify=("tracker:public-initiative", {"code": tables.A("code")}))
+
+    class Meta(InitiativeTable.Meta):
+        pass

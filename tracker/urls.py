@@ -24,6 +24,9 @@ tracker_patterns = [
     path("periods/<int:pk>/edit/", views.period_edit, name="period-edit"),
     path("periods/<int:pk>/state/", views.period_state, name="period-state"),
     path("preferences/", views.preferences, name="preferences"),
+    path("public/", views.PublicInitiativeListView.as_view(), name="public"),
+    path("public/initiatives/<str:code>/", views.public_initiative, name="public-initiative"),
+    path("public/reports/<int:pk>.<str:fmt>", views.public_report_download, name="public-report-download"),
 ]
 
 urlpatterns = [

@@ -26,8 +26,8 @@ from django_tables2.export.views import ExportMixin
 
 from tracker import actions, permissions, report_browser, report_files, reports
 from tracker.celery import app as celery_app
-from tracker.choices import Country, PeriodState, ReviewState
-from tracker.filters import InitiativeFilter
+from tracker.choices import Country, PeriodState, ReportState, ReviewState, Visibility
+from tracker.filters import InitiativeFilter, PublicInitiativeFilter
 from tracker.forms import PreferencesForm, ProgressReportForm, ReportingPeriodForm, ReviewForm, StatusUpdateForm
 from tracker.models import (
     CurrentStatus,
@@ -42,7 +42,7 @@ from tracker.models import (
     StatusUpdate,
     SweepRun,
 )
-from tracker.tables import InitiativeTable, most_urgent, with_sides
+from tracker.tables import InitiativeTable, PublicInitiativeTable, most_urgent, with_sides
 
 
 def tracker_user_required(view):
@@ -382,6 +382,50 @@ def review_update(request, pk):
         "tracker/review_update.html",
         {"update": update, "form": form, "evidence": evidence, "previous": previous},
     )
+
+
+# --- The public view ---------------------------------------------------------------------------------
+# No login. Published initiatives and their accepted status only: never a draft, a submitted or returned update,
+# private evidence, or the name or address of a person.
+
+
+class PublicInitiativeListView(SingleTableMixin, FilterView):
+    table_class = PublicInitiativeTable
+    filterset_class = PublicInitiativeFilter
+    template_name = "tracker/public_list.html"
+    table_pagination = {"per_page": 25, "paginator_class": PageSizePaginator}
+
+    def get_queryset(self):
+        return with_sides(Initiative.objects.filter(visibility=Visibility.PUBLIC)).order_by("position")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["published_reports"] = ProgressReport.objects.filter(state=ReportState.PUBLISHED).select_related(
+            "period"
+        )
+        return context
+
+
+def public_initiative(request, code):
+    initiative = get_object_or_404(
+        Initiative.objects.select_related("parent", "matrix_issue__mechanism"), code=code, visibility=Visibility.PUBLIC
+    )
+    ownerships = list(initiative.ownerships.select_related("agency").order_by("-role", "pk"))
+    current = {c.country: c for c in CurrentStatus.objects.filter(initiative=initiative).select_related("update")}
+    sides = [
+        {
+            "label": Country(country).label,
+            "owners": [o for o in ownerships if o.country == country],
+            "current": current.get(country),
+        }
+        for country in (Country.MEXICO, Country.KOREA)
+    ]
+    return render(request, "tracker/public_detail.html", {"initiative": initiative, "sides": sides})
+
+
+def public_report_download(request, pk, fmt):
+    report = get_object_or_404(ProgressReport, pk=pk, state=ReportState.PUBLISHED)
+    return report_files.download(report, fmt, language=translation.get_language())
 
 
 # --- Progress reports ---------------------------------------------------------------------------------
