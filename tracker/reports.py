@@ -229,3 +229,20 @@ def table_rows(snapshot: dict) -> list[list]:
                 ]
             )
     return rows
+
+
+def progress_over_periods() -> list[dict]:
+    """Average accepted progress on each side, period by period: how far the whole programme has come."""
+    from django.db.models import Avg, Count
+
+    rows = (
+        StatusUpdate.objects.filter(review_state=ReviewState.ACCEPTED)
+        .values("period__name", "period__due_date", "agency__country")
+        .annotate(average=Avg("progress"), updates=Count("id"))
+        .order_by("period__due_date")
+    )
+    periods: dict[str, dict] = {}
+    for row in rows:
+        entry = periods.setdefault(row["period__name"], {"period": row["period__name"], "sides": {}})
+        entry["sides"][row["agency__country"]] = {"average": round(row["average"]), "updates": row["updates"]}
+    return list(periods.values())

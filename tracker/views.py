@@ -98,10 +98,20 @@ def home(request):
         .select_related("initiative", "agency", "author", "reviewed_by")
         .order_by("-updated_at")[:15]
     )
+    dashboard = reports.build_snapshot(period) if period else None
     return render(
         request,
         "tracker/home_secretariat.html",
-        {"period": period, "queue": queue, "overdue": overdue, "recent": recent},
+        {
+            "period": period,
+            "queue": queue,
+            "overdue": overdue,
+            "recent": recent,
+            "content": dashboard,
+            "status_codes": reports.STATUS_ORDER,
+            "progress": reports.progress_over_periods(),
+            "sides": reports.SIDES,
+        },
     )
 
 

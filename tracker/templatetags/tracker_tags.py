@@ -146,3 +146,8 @@ def theme_name(code: str) -> str:
 @register.filter
 def get_count(counts: dict, code: str) -> int:
     return counts.get(code, 0)
+
+
+@register.filter
+def get_side(sides: dict, side: str):
+    return sides.get(side)
