@@ -378,6 +378,13 @@ class MailServerDown(Exception):
 def _send_group(group_key, group, now, outbox, token, result) -> bool:
     """Send one email for the group and record the outcome; False when the mail server is unreachable."""
     pks = [r.pk for r in group]
+    # Renew the claim before sending: a sweep slowed down past its lease must not send what another sweep
+    # has taken over in the meantime.
+    renewed = Reminder.objects.filter(pk__in=pks, claimed_by=token, state=ReminderState.SENDING).update(
+        claimed_at=max(now, timezone.now())
+    )
+    if renewed != len(pks):
+        return True
     # A digest is on time when its newest reminder is: older ones it gathers are simply still open.
     late = now - max(r.planned_at for r in group) > LATE_AFTER
     try:
