@@ -35,6 +35,7 @@ def save_update(update: StatusUpdate, *, submit: bool, links=(), files=(), user)
     if submit:
         update.review_state = ReviewState.SUBMITTED
         update.submitted_at = timezone.now()
+        update.first_submitted_at = update.first_submitted_at or update.submitted_at
     elif not update.pk:
         update.review_state = ReviewState.DRAFT
     update.save()

@@ -477,6 +477,8 @@ class StatusUpdate(models.Model):
         _("review state"), max_length=20, choices=ReviewState.choices, default=ReviewState.DRAFT
     )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    # The first submission, kept through returns and resubmissions: reporting compliance is judged on it.
+    first_submitted_at = models.DateTimeField(_("first submitted at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("reviewed by"),

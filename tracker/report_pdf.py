@@ -12,6 +12,7 @@ static directory (the print stylesheet); every other URL is refused. Korean need
 from __future__ import annotations
 
 import datetime
+import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -23,11 +24,16 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from tracker.choices import Country, Theme
-from tracker.reports import NO_REPORT, STATUS_ORDER, status_label
+from tracker.reports import NO_REPORT, SIDES, STATUS_ORDER, status_label
 from tracker.templatetags.tracker_tags import CHART_COLOURS
 
 TEMPLATE = "tracker/progress_report_pdf.html"
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
+
+# WeasyPrint logs every step and every page at INFO; the project's root logger is at INFO, so without this each
+# download would add some forty lines to the log. Settings can still set a level for it (LOGGING["loggers"]).
+if logging.getLogger("weasyprint.progress").level == logging.NOTSET:
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # Text drawn on a chart segment of this colour is white; on the light ones, dark.
 LIGHT_COLOURS = {"not_started", NO_REPORT, "on_track", "at_risk"}
@@ -78,9 +84,10 @@ def _context(report, snapshot: dict) -> dict:
             "end": datetime.date.fromisoformat(period["end"]),
             "due_date": datetime.date.fromisoformat(period["due_date"]),
         },
-        "built_at": datetime.datetime.fromisoformat(snapshot["built_at"]) if snapshot.get("built_at") else None,
-        "statuses": [{"code": code, "label": status_label(code), "colour": CHART_COLOURS[code]} for code in STATUS_ORDER],
-        "totals": _group("", totals),
+        "built_at": _moment(snapshot.get("built_at")),
+        "statuses": [_status(code) for code in STATUS_ORDER],  # the tables' columns, as on the web page
+        "legend": [_status(code) for code in CHART_COLOURS],  # in the order the bars are stacked
+        "totals": _group("", totals, width=720, height=22),
         "initiative_count": len(snapshot["initiatives"]),
         "by_theme": [_group(Theme(group["theme"]).label, group["counts"]) for group in snapshot["by_theme"]],
         "by_meeting": [_group(group["meeting"], group["counts"]) for group in snapshot["by_meeting"]],
@@ -97,29 +104,43 @@ def _context(report, snapshot: dict) -> dict:
     }
 
 
-def _group(label: str, counts: dict) -> dict:
+def _status(code: str) -> dict:
+    return {"code": code, "label": status_label(code), "colour": CHART_COLOURS[code]}
+
+
+def _moment(value: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def _group(label: str, counts: dict, *, width: int = 400, height: int = 16) -> dict:
     total = sum(counts.values())
     return {
         "label": label,
         "counts": [counts.get(code, 0) for code in STATUS_ORDER],
         "by_status": [
             {
-                "label": status_label(code),
-                "colour": CHART_COLOURS[code],
+                **_status(code),
                 "count": counts.get(code, 0),
-                "share": round(100 * counts.get(code, 0) / total) if total else 0,
+                "share": _share(counts.get(code, 0), total),
             }
             for code in STATUS_ORDER
         ],
         "total": total,
-        "bar": status_bar(counts),
+        "bar": status_bar(counts, width=width, height=height),
         "done": round(100 * counts.get("completed", 0) / total) if total else 0,
     }
 
 
+def _share(count: int, total: int) -> str:
+    """A percentage for the totals table: "<1" rather than a misleading "0" for a few out of hundreds."""
+    share = round(100 * count / total) if total else 0
+    return "<1" if count and not share else str(share)
+
+
 def _initiative(row: dict) -> dict:
     sides = []
-    for side, cell in row["sides"].items():
+    # Mexico, then Korea, whatever order the stored snapshot has (PostgreSQL's jsonb reorders object keys).
+    for side, cell in sorted(row["sides"].items(), key=lambda item: _side_order(item[0])):
         change = cell.get("change")
         sides.append(
             {
@@ -127,17 +148,22 @@ def _initiative(row: dict) -> dict:
                 "side_label": Country(side).label,
                 "status_label": status_label(cell["status"]),
                 "change_label": status_label(change["status_from"]) if change else "",
-                "accepted_on": datetime.datetime.fromisoformat(cell["accepted_at"]) if cell.get("accepted_at") else None,
+                "accepted_on": _moment(cell.get("accepted_at")),
             }
         )
     return {**row, "theme_label": Theme(row["theme"]).label, "side_cells": sides}
 
 
-def status_bar(counts: dict, *, width: int = 300, height: int = 16) -> str:
+def _side_order(side: str) -> int:
+    return SIDES.index(side) if side in SIDES else len(SIDES)
+
+
+def status_bar(counts: dict, *, width: int, height: int) -> str:
     """One bar of status counts, stacked in the badges' colours and scaled to the whole, as inline SVG; each
     segment wide enough carries its count, so the chart reads without colour too. The numbers are also in the
     table that goes with every chart."""
     total = sum(counts.values())
+    font_size = 0.6 * height
     parts, label = [], []
     x = 0.0
     for code, colour in CHART_COLOURS.items():
@@ -154,12 +180,13 @@ def status_bar(counts: dict, *, width: int = 300, height: int = 16) -> str:
                 colour,
             )
         )
-        if w >= 6 + 5 * len(str(count)):
+        if w >= font_size * (0.7 + 0.6 * len(str(count))):  # room for the number
             parts.append(
                 format_html(
-                    '<text x="{}" y="{}" text-anchor="middle" font-size="9" fill="{}">{}</text>',
+                    '<text x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">{}</text>',
                     f"{x + w / 2:.2f}",
-                    height / 2 + 3.2,
+                    f"{(height + 0.7 * font_size) / 2:.1f}",
+                    f"{font_size:.1f}",
                     "#1d2433" if code in LIGHT_COLOURS else "#fff",
                     count,
                 )
@@ -170,6 +197,7 @@ def status_bar(counts: dict, *, width: int = 300, height: int = 16) -> str:
         parts.append(format_html('<rect x="0" y="0" width="{}" height="{}" fill="#eceff3"/>', width, height))
     return format_html(
         '<svg class="bar" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" width="{}" height="{}"'
+        ' font-family="Noto Sans, Noto Sans CJK KR, sans-serif"'
         ' viewBox="0 0 {} {}">{}</svg>',
         "; ".join(label),
         width,
@@ -178,4 +206,3 @@ def status_bar(counts: dict, *, width: int = 300, height: int = 16) -> str:
         height,
         mark_safe("".join(parts)),  # each part was built with format_html
     )
-

@@ -62,10 +62,11 @@ def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None =
         )
     }
     done = defaultdict(list)  # (initiative, agency) -> submission times of this period's submitted/accepted updates
-    for initiative_id, agency_id, submitted_at in StatusUpdate.objects.filter(
-        period=period, review_state__in=[ReviewState.SUBMITTED, ReviewState.ACCEPTED]
-    ).values_list("initiative_id", "agency_id", "submitted_at"):
-        done[(initiative_id, agency_id)].append(submitted_at)
+    for initiative_id, agency_id, state, first_submitted_at in StatusUpdate.objects.filter(
+        period=period, first_submitted_at__isnull=False
+    ).values_list("initiative_id", "agency_id", "review_state", "first_submitted_at"):
+        # Compliance counts the first time the agency submitted, even if the update was returned and revised.
+        done[(initiative_id, agency_id)].append((first_submitted_at, state))
     before = {row["code"]: row for row in (previous.snapshot or {}).get("initiatives", [])} if previous else {}
 
     rows, overdue = [], []
@@ -85,7 +86,9 @@ def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None =
             lead = leads.get((initiative.pk, side))
             status = current.get((initiative.pk, side))
             submissions = done.get((initiative.pk, lead.agency_id), []) if lead else []
-            late = bool(lead) and not submissions and now >= end_of_due_day(period, side)
+            # Overdue means still owed: nothing submitted or accepted stands (a returned update is owed again).
+            owed = not any(state in (ReviewState.SUBMITTED, ReviewState.ACCEPTED) for _, state in submissions)
+            late = bool(lead) and owed and now >= end_of_due_day(period, side)
             cell = {
                 "lead": lead.agency.name if lead else "",
                 "lead_acronym": lead.agency.acronym if lead else "",
@@ -108,7 +111,7 @@ def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None =
                 entry["due"] += 1
                 if submissions:
                     entry["submitted"] += 1
-                    if min(submissions) < end_of_due_day(period, side):
+                    if min(at for at, _ in submissions) < end_of_due_day(period, side):
                         entry["on_time"] += 1
             if late:
                 overdue.append(
@@ -191,7 +194,7 @@ def publish_report(report: ProgressReport, *, user) -> ProgressReport:
 
 
 def status_label(code: str) -> str:
-    return _("No accepted report yet") if code == NO_REPORT else Status(code).label
+    return str(_("No accepted report yet") if code == NO_REPORT else Status(code).label)
 
 
 def table_rows(snapshot: dict) -> list[list]:
@@ -211,15 +214,16 @@ def table_rows(snapshot: dict) -> list[list]:
     ]
     rows = [header]
     for row in snapshot["initiatives"]:
-        for side, cell in row["sides"].items():
+        for side in SIDES:  # in a fixed order: PostgreSQL's JSON does not keep the keys' order
+            cell = row["sides"][side]
             change = cell.get("change")
             rows.append(
                 [
                     row["code"],
                     row["title"],
-                    Theme(row["theme"]).label,
+                    str(Theme(row["theme"]).label),
                     row["meeting"],
-                    Country(side).label,
+                    str(Country(side).label),
                     cell["lead"],
                     status_label(cell["status"]),
                     cell["progress"] if cell["progress"] is not None else "",

@@ -473,6 +473,7 @@ def progress_report(request, pk):
             "report": report,
             "content": reports.content(report),
             "status_codes": reports.STATUS_ORDER,
+            "sides": reports.SIDES,
             "can_manage": permissions.can_manage_reports(request.user),
         },
     )

@@ -151,3 +151,8 @@ def get_count(counts: dict, code: str) -> int:
 @register.filter
 def get_side(sides: dict, side: str):
     return sides.get(side)
+
+
+@register.filter
+def country_name(code: str) -> str:
+    return Country(code).label
