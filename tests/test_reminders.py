@@ -79,9 +79,9 @@ def test_each_rung_is_sent_once_however_many_sweeps_run(people, period):
     first = kinds_for(people["charlie"])
     assert first == ["upcoming-14", "upcoming-3"]  # the -14 one is late: it was never sent
     late = next(m for m in to(people["charlie"]) if "upcoming-14" in m.extra_headers["X-Tracker-Reminder"])
-    assert "sent late" in late.body
+    assert "늦게 발송되었습니다" in late.body  # charlie reads Korean: "is sent late"
     on_time = next(m for m in to(people["charlie"]) if "upcoming-3" in m.extra_headers["X-Tracker-Reminder"])
-    assert "sent late" not in on_time.body
+    assert "늦게 발송되었습니다" not in on_time.body
     sweep(moment + datetime.timedelta(minutes=5))
     sweep(moment + datetime.timedelta(minutes=10))
     assert to(people["charlie"]) == []
