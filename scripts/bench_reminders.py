@@ -32,6 +32,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import smtplib
 import sys
 import tempfile
@@ -557,6 +558,8 @@ def main(argv=None) -> int:
     if min(args.reminders, args.per_agency, args.repeat) < 1:
         parser.error("--reminders, --per-agency and --repeat must be at least 1")
     n = args.reminders
+    # A TERM (timeout, kill) unwinds like Ctrl-C, so the database, the folder and the sink are still removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     cleanup = contextlib.ExitStack()
     with cleanup:
