@@ -281,10 +281,8 @@ def _still_owed(reminders: list[Reminder]) -> tuple[list[Reminder], list[Reminde
             initiative_id__in={r.initiative_id for r in ladder},
         ).values_list("initiative_id", "agency_id", "period_id")
     )
-    keep = [
-        r for r in reminders if (r.initiative_id, r.agency_id, r.period_id) not in done or r.kind not in LADDER_KINDS
-    ]
-    return keep, [r for r in reminders if r not in keep]
+    arrived = {r.pk for r in ladder if (r.initiative_id, r.agency_id, r.period_id) in done}
+    return [r for r in reminders if r.pk not in arrived], [r for r in reminders if r.pk in arrived]
 
 
 def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str, list[Reminder]]]:
