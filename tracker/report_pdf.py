@@ -20,12 +20,10 @@ from urllib.request import url2pathname
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 
+from tracker.charts import CHART_COLOURS, status_bar
 from tracker.choices import Country, Theme
-from tracker.reports import NO_REPORT, SIDES, STATUS_ORDER, status_label
-from tracker.templatetags.tracker_tags import CHART_COLOURS
+from tracker.reports import SIDES, STATUS_ORDER, status_label
 
 TEMPLATE = "tracker/progress_report_pdf.html"
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
@@ -36,7 +34,6 @@ if logging.getLogger("weasyprint.progress").level == logging.NOTSET:
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # Text drawn on a chart segment of this colour is white; on the light ones, dark.
-LIGHT_COLOURS = {"not_started", NO_REPORT, "on_track", "at_risk"}
 
 
 def _url_fetcher(root: Path):
@@ -156,53 +153,3 @@ def _initiative(row: dict) -> dict:
 
 def _side_order(side: str) -> int:
     return SIDES.index(side) if side in SIDES else len(SIDES)
-
-
-def status_bar(counts: dict, *, width: int, height: int) -> str:
-    """One bar of status counts, stacked in the badges' colours and scaled to the whole, as inline SVG; each
-    segment wide enough carries its count, so the chart reads without colour too. The numbers are also in the
-    table that goes with every chart."""
-    total = sum(counts.values())
-    font_size = 0.6 * height
-    parts, label = [], []
-    x = 0.0
-    for code, colour in CHART_COLOURS.items():
-        count = counts.get(code, 0)
-        if not count:
-            continue
-        w = width * count / total
-        parts.append(
-            format_html(
-                '<rect x="{}" y="0" width="{}" height="{}" fill="{}" stroke="#fff" stroke-width="0.8"/>',
-                f"{x:.2f}",
-                f"{w:.2f}",
-                height,
-                colour,
-            )
-        )
-        if w >= font_size * (0.7 + 0.6 * len(str(count))):  # room for the number
-            parts.append(
-                format_html(
-                    '<text x="{}" y="{}" text-anchor="middle" font-size="{}" fill="{}">{}</text>',
-                    f"{x + w / 2:.2f}",
-                    f"{(height + 0.7 * font_size) / 2:.1f}",
-                    f"{font_size:.1f}",
-                    "#1d2433" if code in LIGHT_COLOURS else "#fff",
-                    count,
-                )
-            )
-        label.append(f"{status_label(code)}: {count}")
-        x += w
-    if not total:
-        parts.append(format_html('<rect x="0" y="0" width="{}" height="{}" fill="#eceff3"/>', width, height))
-    return format_html(
-        '<svg class="bar" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" width="{}" height="{}"'
-        ' font-family="Noto Sans, Noto Sans CJK KR, sans-serif"'
-        ' viewBox="0 0 {} {}">{}</svg>',
-        "; ".join(label),
-        width,
-        height,
-        width,
-        height,
-        mark_safe("".join(parts)),  # each part was built with format_html
-    )

@@ -1,9 +1,9 @@
 from django import template
 from django.utils import formats, timezone
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from tracker.charts import status_bar
 from tracker.choices import Country, Status
 
 register = template.Library()
@@ -77,56 +77,10 @@ def initiative_chip(initiative) -> str:
     )
 
 
-# Colours of the statuses in charts (the same as the badges), in the order bars are stacked.
-CHART_COLOURS = {
-    "completed": "#1f6f3a",
-    "on_track": "#58a86b",
-    "not_started": "#9aa3b2",
-    "none": "#d5dae3",
-    "at_risk": "#d9962b",
-    "blocked": "#a11a1a",
-    "discontinued": "#545d6e",
-}
-
-
 @register.simple_tag
 def stacked_bar(counts: dict, width: int = 320, height: int = 18) -> str:
-    """A horizontal bar of status counts as inline SVG: vector, printable, no script. The numbers are in the
-    table beside it; the SVG is labelled for screen readers."""
-    from tracker.reports import status_label
-
-    total = sum(counts.values()) or 1
-    x = 0.0
-    rects = []
-    parts = []
-    for status, colour in CHART_COLOURS.items():
-        count = counts.get(status, 0)
-        if not count:
-            continue
-        w = width * count / total
-        rects.append(
-            format_html(
-                '<rect x="{}" y="0" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>',
-                f"{x:.1f}",
-                f"{w:.1f}",
-                height,
-                colour,
-                status_label(status),
-                count,
-            )
-        )
-        parts.append(f"{status_label(status)}: {count}")
-        x += w
-    label = "; ".join(parts)
-    return format_html(
-        '<svg class="bar" role="img" aria-label="{}" width="{}" height="{}" viewBox="0 0 {} {}">{}</svg>',
-        label,
-        width,
-        height,
-        width,
-        height,
-        mark_safe("".join(rects)),  # each rect was built with format_html
-    )
+    """A horizontal bar of status counts as inline SVG (the same bars as in the PDF)."""
+    return status_bar(counts, width=width, height=height)
 
 
 @register.filter
