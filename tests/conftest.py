@@ -142,3 +142,9 @@ def pytest_collection_modifyitems(config, items):
 def fast_password_hashing(settings):
     """Hashing the personas' passwords properly would make every test slow; nothing tests the hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_report_cache(settings, tmp_path):
+    """Each test builds its own report files: a cached file from another test's report must never be served."""
+    settings.REPORT_CACHE_DIR = str(tmp_path / "report-cache")

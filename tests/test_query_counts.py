@@ -414,3 +414,76 @@ def test_report_page(client, personas, period, updates, django_assert_num_querie
             response = client.get(reverse("tracker:report"))
         assert response.status_code == 200
         updates.add(4 * N, "accepted")
+
+
+# --- Progress reports and the public view ---------------------------------------------------------------------
+
+
+def make_reports(personas, period, count, *, state="draft"):
+    from tracker import reports
+    from tracker.models import ProgressReport
+
+    made = []
+    for i in range(count):
+        report = ProgressReport.objects.create(period=period, title=f"Report {i}", created_by=personas.sec_mx)
+        if state in ("frozen", "published"):
+            reports.freeze_report(report, user=personas.sec_mx)
+        if state == "published":
+            reports.publish_report(report, user=personas.sec_mx)
+        made.append(report)
+    return made
+
+
+def test_report_list(client, personas, period, django_assert_num_queries):
+    logged_in(client, personas.sec_mx)
+    make_reports(personas, period, N)
+    for count in (N, 5 * N):
+        # 1-3. session, user, profile
+        # 4. sec_mx's agency (the context processor)
+        # 5. the reports the user may see, with their period (not their snapshots)
+        # 6. the open period due first (the new report form's default)
+        # 7. the periods for the form's choice
+        with django_assert_num_queries(7):
+            response = client.get(reverse("tracker:reports"))
+        assert len(response.context["reports"]) == count
+        make_reports(personas, period, 4 * N)
+
+
+@pytest.mark.parametrize(("state", "expected"), [("draft", 11), ("published", 5)])
+def test_progress_report_page(client, personas, period, updates, state, expected, django_assert_num_queries):
+    logged_in(client, personas.sec_kr)
+    updates.add(N, "accepted")
+    (report,) = make_reports(personas, period, 1, state=state)
+    # 1-3. session, user, profile
+    # 4. sec_kr's agency (the context processor)
+    # 5. the report with its period
+    # draft only, 6-11: the live figures (tracker.reports.build_snapshot): the initiatives with their meeting, the
+    #    meetings, the lead ownerships, the current statuses, the period's submitted updates, the previous report
+    with django_assert_num_queries(expected):
+        response = client.get(report.get_absolute_url())
+    assert response.status_code == 200
+    assert "A-" in response.content.decode()
+
+
+def test_public_list(client, personas, period, updates, django_assert_num_queries):
+    make_reports(personas, period, 2, state="published")
+    updates.add(N, "accepted")
+    for _ in range(2):
+        # 1. the count of public initiatives (the paginator)
+        # 2. the published reports, without their snapshots
+        # 3. the meetings (the filter's choices)
+        # 4. the public initiatives on the first page, with both sides' accepted status annotated
+        with django_assert_num_queries(4):
+            response = client.get(reverse("tracker:public"))
+        assert response.status_code == 200
+        updates.add(4 * N, "accepted")
+
+
+def test_public_detail(client, personas, period, django_assert_num_queries):
+    initiative = Initiative.objects.get(code=se_codes()[0])
+    # 1. the initiative
+    # 2. its ownerships with their agencies
+    # 3. its current accepted statuses
+    with django_assert_num_queries(3):
+        response = client.get(reverse("tracker:public-initiative", args=[initiative.code]))
+    assert response.status_code == 200

@@ -79,6 +79,10 @@ def download(client, report, fmt):
     return client.get(reverse("tracker:progress-report-download", args=[report.pk, fmt]))
 
 
+def body_of(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def csv_rows(body: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
@@ -129,7 +133,7 @@ def test_a_frozen_report_is_unchanged_by_later_edits_and_accepted_updates(
     assert "Renamed after the freeze" not in page
     assert "Later summary" not in page
 
-    rows = csv_rows(download(client, report, "csv").content)
+    rows = csv_rows(body_of(download(client, report, "csv")))
     header = rows[0]
     mexico = next(r for r in rows[1:] if r[0] == initiative.code and r[header.index("Side")] == "Mexico")
     assert mexico[header.index("Title")] == old_title
@@ -138,7 +142,7 @@ def test_a_frozen_report_is_unchanged_by_later_edits_and_accepted_updates(
     assert mexico[header.index("Latest accepted summary")] == "Frozen summary: the working group met in Monterrey."
     assert not any("Renamed after the freeze" in cell or "Later summary" in cell for row in rows for cell in row)
 
-    text = pdf_text(download(client, report, "pdf").content, tmp_path)
+    text = pdf_text(body_of(download(client, report, "pdf")), tmp_path)
     assert old_title in text
     assert "Frozen summary: the working group met in Monterrey." in text
     assert f"Mexico: {lead_name} · At risk 40%" in text
@@ -242,12 +246,12 @@ def test_d_the_xlsx_and_the_csv_have_one_row_per_initiative_and_side(client, per
     codes = set(Initiative.objects.values_list("code", flat=True))
     assert len(codes) == CATALOG_SIZE
 
-    rows = csv_rows(download(client, report, "csv").content)
+    rows = csv_rows(body_of(download(client, report, "csv")))
     assert len(rows) == 2 * CATALOG_SIZE + 1
     side = rows[0].index("Side")
     assert {(r[0], r[side]) for r in rows[1:]} == {(c, s) for c in codes for s in ("Mexico", "Korea")}
 
-    sheet = load_workbook(io.BytesIO(download(client, report, "xlsx").content), read_only=True).active
+    sheet = load_workbook(io.BytesIO(body_of(download(client, report, "xlsx"))), read_only=True).active
     cells = list(sheet.iter_rows(values_only=True))
     assert len(cells) == 2 * CATALOG_SIZE + 1
     assert list(cells[0]) == rows[0]
@@ -314,3 +318,41 @@ def test_the_pdf_renderer_fetches_only_its_own_static_files():
     ]:
         with pytest.raises(ValueError):
             fetcher.fetch(url)
+
+
+# --- A frozen report's files are built once --------------------------------------------------------------------
+
+
+def test_a_frozen_reports_pdf_is_built_once_per_language_and_served_from_then_on(
+    client, personas, period, monkeypatch
+):
+    from tracker import report_pdf
+
+    builds = []
+    real_render = report_pdf.render_pdf
+
+    def counting_render(report, snapshot, *, language):
+        builds.append(language)
+        return real_render(report, {**snapshot, "initiatives": snapshot["initiatives"][:3]}, language=language)
+
+    monkeypatch.setattr(report_pdf, "render_pdf", counting_render)
+    report = make_report(period, personas)
+    client.force_login(personas.sec_mx)
+
+    draft = [body_of(download(client, report, "pdf")) for _ in range(2)]
+    assert builds == ["en", "en"], "a draft's figures are live: each download builds its file afresh"
+
+    reports.freeze_report(report, user=personas.sec_mx)
+    builds.clear()
+    first, second = (download(client, report, "pdf") for _ in range(2))
+    assert builds == ["en"]
+    assert first["Content-Disposition"] == 'attachment; filename="progress-report-2026-q4.pdf"'
+    assert first["Content-Type"] == "application/pdf"
+    english = body_of(first)
+    assert english.startswith(b"%PDF-") and body_of(second) == english
+
+    client.post(reverse("set_language"), {"language": "es", "next": "/"})
+    spanish = body_of(download(client, report, "pdf"))
+    assert builds == ["en", "es"], "another language is another file"
+    assert spanish != english
+    assert draft[0].startswith(b"%PDF-")

@@ -1,11 +1,23 @@
-"""A progress report as files people download: CSV and XLSX (one row per initiative and side), and PDF."""
+"""A progress report as files people download: CSV and XLSX (one row per initiative and side), and PDF.
+
+A frozen or published report never changes, so each file is built once per language and time zone (the PDF
+shows the build time in the reader's zone) and kept under REPORT_CACHE_DIR: a PDF of the whole catalog costs
+seconds of CPU, and the public page lets anyone ask for one. A draft's files are built on every download, from
+the live figures. The cache is derived data: deleting the folder only costs the next download its build time.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+import tempfile
+from pathlib import Path
 
-from django.http import Http404, HttpResponse
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse
+from django.utils import timezone
 from django.utils.text import slugify
 
 from tracker import reports
@@ -40,18 +52,46 @@ CONTENT_TYPES = {
 }
 
 
+def build(report, fmt: str, *, language: str) -> bytes:
+    """The file's bytes, built now from the report's content (its snapshot once frozen)."""
+    snapshot = reports.content(report)
+    if fmt == "csv":
+        return csv_bytes(snapshot)
+    if fmt == "xlsx":
+        return xlsx_bytes(snapshot, report.title)
+    from tracker.report_pdf import render_pdf
+
+    return render_pdf(report, snapshot, language=language)
+
+
+def cached_path(report, fmt: str, *, language: str) -> Path:
+    """Where the built file of a frozen report is kept: named by everything that shapes its bytes."""
+    zone = timezone.get_current_timezone_name()
+    shape = "|".join([report.title, report.frozen_at.isoformat(), language, zone, fmt])
+    digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
+    return Path(settings.REPORT_CACHE_DIR) / f"report-{report.pk}-{digest}.{fmt}"
+
+
+def _build_cached(report, fmt: str, *, language: str) -> Path:
+    path = cached_path(report, fmt, language=language)
+    if not path.exists():
+        body = build(report, fmt, language=language)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed, so a reader never sees half a file, and two builds at once both succeed.
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(body)
+        os.replace(temporary, path)
+    return path
+
+
 def download(report, fmt: str, *, language: str) -> HttpResponse:
     if fmt not in CONTENT_TYPES:
         raise Http404
-    snapshot = reports.content(report)
-    if fmt == "csv":
-        body = csv_bytes(snapshot)
-    elif fmt == "xlsx":
-        body = xlsx_bytes(snapshot, report.title)
-    else:
-        from tracker.report_pdf import render_pdf
-
-        body = render_pdf(report, snapshot, language=language)
-    response = HttpResponse(body, content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{_filename(report, fmt)}"'
-    return response
+    filename = _filename(report, fmt)
+    if report.snapshot is None or report.frozen_at is None:
+        response = HttpResponse(build(report, fmt, language=language), content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    path = _build_cached(report, fmt, language=language)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=filename, content_type=CONTENT_TYPES[fmt])

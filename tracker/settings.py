@@ -112,6 +112,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 # Evidence files: kept outside the static tree and served only through a view that checks permission.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Files built from frozen progress reports (PDF, XLSX, CSV), kept so each is built once; safe to delete.
+REPORT_CACHE_DIR = Path(env.str("REPORT_CACHE_DIR", default=str(VAR_DIR / "report-cache")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

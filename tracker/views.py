@@ -410,8 +410,9 @@ class PublicInitiativeListView(SingleTableMixin, FilterView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["published_reports"] = ProgressReport.objects.filter(state=ReportState.PUBLISHED).select_related(
-            "period"
+        # The list needs titles and dates, not the snapshots (the whole catalog's figures, each).
+        context["published_reports"] = (
+            ProgressReport.objects.filter(state=ReportState.PUBLISHED).select_related("period").defer("snapshot")
         )
         return context
 
@@ -444,7 +445,9 @@ def public_report_download(request, pk, fmt):
 @tracker_user_required
 @require_http_methods(["GET", "POST"])
 def report_list(request):
-    reports = permissions.visible_reports(request.user).select_related("period").order_by("-created_at")
+    reports = (
+        permissions.visible_reports(request.user).select_related("period").defer("snapshot").order_by("-created_at")
+    )
     form = None
     if permissions.can_manage_reports(request.user):
         form = ProgressReportForm(request.POST or None, initial={"period": _open_period()})
