@@ -323,9 +323,7 @@ def test_the_pdf_renderer_fetches_only_its_own_static_files():
 # --- A frozen report's files are built once --------------------------------------------------------------------
 
 
-def test_a_frozen_reports_pdf_is_built_once_per_language_and_served_from_then_on(
-    client, personas, period, monkeypatch
-):
+def test_a_frozen_reports_pdf_is_built_once_per_language_and_served_from_then_on(client, personas, period, monkeypatch):
     from tracker import report_pdf
 
     builds = []
