@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from tracker.catalog import export_catalog
 from tracker.catalog_files import check_catalog, read_catalog
@@ -168,6 +169,31 @@ def test_load_report_keeps_an_administrators_edit_unless_told_to_overwrite():
     assert Initiative.objects.get(code="SI-06").title == "Launch a direct air route"
 
 
+def test_the_strategic_initiatives_and_the_matrix_bodies_have_spanish_and_korean_names():
+    strategic = Initiative.objects.filter(kind=InitiativeKind.STRATEGIC)
+    assert strategic.count() == 14
+    assert not strategic.filter(title_es="").exists() and not strategic.filter(title_ko="").exists()
+    in_matrix = Agency.objects.filter(matrix_responsibilities__isnull=False).distinct()
+    assert not in_matrix.filter(name_es="").exists() and not in_matrix.filter(name_ko="").exists()
+    assert Agency.objects.get(key="se").name_es == "Secretaría de Economía"
+    assert Agency.objects.get(key="mofat").name_ko == "외교통상부"
+    assert not Mechanism.objects.filter(name_ko="").exists()
+    with translation.override("ko"):
+        assert str(Agency.objects.get(key="mofat")) == "외교통상부 (MOFAT)"
+    with translation.override("en"):
+        assert str(Agency.objects.get(key="mofat")) == "Ministry of Foreign Affairs and Trade (MOFAT)"
+
+
+def test_load_report_fills_a_missing_translation_and_keeps_an_edited_one():
+    Initiative.objects.filter(code="SI-06").update(title_es="")
+    Agency.objects.filter(key="se").update(name_ko="산업통상 담당 부처 (관리자 수정)")
+    out = io.StringIO()
+    call_command("load_report", stdout=out)
+    assert Initiative.objects.get(code="SI-06").title_es == "Establecer una ruta aérea directa"
+    assert Agency.objects.get(key="se").name_ko == "산업통상 담당 부처 (관리자 수정)"
+    assert "1 updated" in out.getvalue() and "1 kept" in out.getvalue()
+
+
 def test_export_catalog_round_trips(tmp_path):
     out = io.StringIO()
     call_command("export_catalog", stdout=out)
@@ -175,6 +201,7 @@ def test_export_catalog_round_trips(tmp_path):
     assert {"report", "agencies", "matrix", "initiatives"} <= exported.keys()
     air_route = next(i for i in exported["initiatives"] if i["code"] == "SI-06")
     assert {"agency", "country", "role"} <= air_route["owners"][0].keys()
+    assert air_route["title_es"] and air_route["title_ko"]
 
     Ownership.objects.all().delete()
     Initiative.objects.filter(kind=InitiativeKind.ACTION).delete()

@@ -49,7 +49,7 @@ def test_a_korean_official_gets_the_due_day_reminder_in_korean(period):
     assert message.subject == "오늘 마감: A-314 현황 보고"
     for body in (text, html):
         assert "Charlie 님께" in body
-        assert "Korea Customs Service의 2026 Q4 기간 이행 현황 보고 마감일입니다." in body
+        assert "관세청의 2026 Q4 기간 이행 현황 보고 마감일입니다."  # the agency by its Korean name in body
         assert "아직 제출되지 않은 현황 보고는 다음과 같습니다:" in body
         assert "2026년 12월 11일" in body
         assert "멕시코–한국 21세기 위원회 이행 점검 시스템" in body
@@ -66,7 +66,7 @@ def test_a_spanish_official_gets_the_due_day_reminder_in_spanish(period):
     assert message.subject.startswith("Vence hoy: su actualización de ")
     for body in (text, html):
         assert "Estimado(a) Alice:" in body
-        assert "es el último día para que Secretary of Economy informe sus avances del periodo 2026 Q4." in body
+        assert "es el último día para que Secretaría de Economía informe sus avances del periodo 2026 Q4." in body
         assert "Aún faltan las siguientes actualizaciones:" in body
         assert "Comisión México–Corea Siglo XXI" in body
         assert "Dear" not in body and "last day" not in body and "You receive" not in body

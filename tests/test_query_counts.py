@@ -1,7 +1,7 @@
 """Query counts of the list and detail pages, pinned, and checked not to grow with the number of rows.
 
 Each pinned count lists its queries, one comment each. The first three are the same on every page of a logged-in
-user: the session, the user, and the user's profile (read by UserTimeZoneMiddleware). A new query on a page
+user: the session, the user, and the user's profile (read by UserPreferencesMiddleware). A new query on a page
 fails its test here: if it is needed, raise the count and say what it is for; if the count grows with the rows
 (one query per row), fix the page instead.
 

@@ -136,7 +136,7 @@ class InitiativeAdmin(AuditedAdmin):
         OwningCountryAgencyFilter,
         "visibility",
     ]
-    search_fields = ["code", "title", "quote", "section"]
+    search_fields = ["code", "title", "title_es", "title_ko", "quote", "section"]
     autocomplete_fields = ["parent", "matrix_issue"]
     list_select_related = ["parent", "matrix_issue__mechanism"]
     list_per_page = 50
@@ -145,6 +145,7 @@ class InitiativeAdmin(AuditedAdmin):
     object_history_template = "admin/tracker/initiative/object_history.html"
     fieldsets = [
         (None, {"fields": ["report", "code", "title", "kind", "parent", "theme", "visibility"]}),
+        (_("Title in Spanish and Korean"), {"fields": ["title_es", "title_ko"]}),
         (_("Where the report says it"), {"fields": ["section", "paragraph", "report_line", "quote"]}),
         (_("Targets and ownership"), {"fields": ["target_phrase", "baseline_target_date", "matrix_issue"]}),
     ]
@@ -217,7 +218,7 @@ class AgencyOwnershipInline(admin.TabularInline):
 class AgencyAdmin(AuditedAdmin):
     list_display = ["name", "acronym", "country", "kind", "parent", "initiatives_led", "initiatives_owned"]
     list_filter = ["country", "kind", ("parent", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["name", "acronym", "key"]
+    search_fields = ["name", "name_es", "name_ko", "acronym", "key"]
     autocomplete_fields = ["parent"]
     list_select_related = ["parent"]
     inlines = [AgencyOwnershipInline]
@@ -310,7 +311,16 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class TrackerUserAdmin(UserAdmin, AuditedAdmin):
+    """Users and their profiles. Who may do what follows the profile's role (tracker/permissions.py), so Django's
+    groups and per-model permissions, which nothing here reads, are not offered."""
+
     inlines = [ProfileInline]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        (_("Person"), {"fields": ["first_name", "last_name", "email"]}),
+        (_("Access"), {"fields": ["is_active", "is_staff", "is_superuser"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
     list_display = ["username", "email", "first_name", "last_name", "role", "agency", "is_active"]
     list_filter = ["profile__role", "profile__agency__country", "is_active", "is_staff"]
     list_select_related = ["profile__agency"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from tracker.catalog_files import CATALOG_DIR, Catalog, CatalogError, load_checked_catalog
+from tracker.catalog_files import CATALOG_DIR, TRANSLATED_LANGUAGES, Catalog, CatalogError, load_checked_catalog
 from tracker.choices import Country, InitiativeKind, OwnershipRole, OwnershipSource, Visibility
 from tracker.models import (
     Agency,
@@ -27,6 +27,14 @@ from tracker.models import (
 from tracker.report_text import REPORT_PATH, ReportText
 
 CHANGE_REASON = "load_report"
+
+
+def translated_fields(base: str) -> list[str]:
+    """The fields holding `base` in the other languages: title -> title_es, title_ko."""
+    return [f"{base}_{language}" for language in TRANSLATED_LANGUAGES]
+
+
+TRANSLATED_FIELDS = {*translated_fields("title"), *translated_fields("name")}
 GENERAL_COORDINATION_ROW = "general-coordination"
 SIDES = {Country.MEXICO: "mexico", Country.KOREA: "korea"}
 
@@ -86,16 +94,25 @@ def catalog_from_files(directory=CATALOG_DIR) -> dict:
     """The catalog files as the export structure, checked, with owners derived."""
     catalog = load_checked_catalog(directory)
     agency_fields = ("key", "country", "name", "acronym", "kind")
+
+    def translated(kind: str, key: str, base: str) -> dict:
+        return {f"{base}_{language}": catalog.translation(language, kind, key) for language in TRANSLATED_LANGUAGES}
+
     return {
         "report": dict(REPORT),
         "agencies": [
-            {**{name: agency.get(name) or "" for name in agency_fields}, "parent": agency.get("parent")}
+            {
+                **{name: agency.get(name) or "" for name in agency_fields},
+                **translated("agencies", agency["key"], "name"),
+                "parent": agency.get("parent"),
+            }
             for agency in catalog.agencies
         ],
         "matrix": [
             {
                 "key": mechanism["key"],
                 "name": mechanism["name"],
+                **translated("mechanisms", mechanism["key"], "name"),
                 "kind": mechanism["kind"],
                 "footnote": mechanism.get("footnote") or "",
                 "issues": [
@@ -114,6 +131,7 @@ def catalog_from_files(directory=CATALOG_DIR) -> dict:
             {
                 "code": initiative["code"],
                 "title": initiative["title"],
+                **translated("initiatives", initiative["code"], "title"),
                 "kind": initiative["kind"],
                 "parent": initiative.get("parent"),
                 "theme": initiative["theme"],
@@ -164,6 +182,7 @@ def export_catalog() -> dict:
                 "key": agency.key,
                 "country": agency.country,
                 "name": agency.name,
+                **{name: getattr(agency, name) for name in translated_fields("name")},
                 "acronym": agency.acronym,
                 "kind": agency.kind,
                 "parent": agency.parent.key if agency.parent else None,
@@ -174,6 +193,7 @@ def export_catalog() -> dict:
             {
                 "key": mechanism.key,
                 "name": mechanism.name,
+                **{name: getattr(mechanism, name) for name in translated_fields("name")},
                 "kind": mechanism.kind,
                 "footnote": mechanism.footnote,
                 "issues": [
@@ -192,6 +212,7 @@ def export_catalog() -> dict:
             {
                 "code": initiative.code,
                 "title": initiative.title,
+                **{name: getattr(initiative, name) for name in translated_fields("title")},
                 "kind": initiative.kind,
                 "parent": initiative.parent.code if initiative.parent else None,
                 "theme": initiative.theme,
@@ -251,8 +272,19 @@ def _upsert(result: ApplyResult, kind: str, model, lookup: dict, values: dict, o
         result.count(kind, "created")
         return instance, True
     differs = {name: value for name, value in values.items() if getattr(instance, name) != value}
+    # A translation the catalog gained since the row was loaded fills an empty field even without `overwrite`:
+    # nobody's edit is lost, and an installation gets the new Spanish and Korean titles on its next load.
+    fills = {
+        name: value for name, value in differs.items() if name in TRANSLATED_FIELDS and not getattr(instance, name)
+    }
+    if fills and not overwrite:
+        for name, value in fills.items():
+            setattr(instance, name, value)
+        instance._change_reason = CHANGE_REASON
+        instance.save()
+        differs = {name: value for name, value in differs.items() if name not in fills}
     if not differs:
-        result.count(kind, "unchanged")
+        result.count(kind, "updated" if fills else "unchanged")
     elif overwrite:
         for name, value in differs.items():
             setattr(instance, name, value)
@@ -329,6 +361,7 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
     agencies: dict[str, Agency] = {}
     for row in data["agencies"]:
         values = {name: row[name] for name in ("country", "name", "acronym", "kind")}
+        values.update({name: row.get(name) or "" for name in translated_fields("name")})
         agencies[row["key"]], _ = _upsert(result, "agencies", Agency, {"key": row["key"]}, values, overwrite)
     for row in data["agencies"]:  # parents, once every body exists
         parent = agencies[row["parent"]] if row.get("parent") else None
@@ -348,6 +381,7 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
             {
                 "report": report,
                 "name": row["name"],
+                **{name: row.get(name) or "" for name in translated_fields("name")},
                 "kind": row["kind"],
                 "footnote": row["footnote"],
                 "position": position,
@@ -385,6 +419,7 @@ def apply_catalog(data: dict, *, overwrite: bool = False, report_text: str | Non
         values = {
             "report": report,
             "title": row["title"],
+            **{name: row.get(name) or "" for name in translated_fields("title")},
             "kind": row["kind"],
             "theme": row["theme"],
             "section": row["section"],

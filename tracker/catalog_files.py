@@ -40,6 +40,9 @@ INITIATIVE_FIELDS = {
     "visibility",
     "part",
 }
+# translations.yaml: titles and names in the interface's other languages, by language, then kind, then key/code.
+TRANSLATED_LANGUAGES = ("es", "ko")
+TRANSLATED_KINDS = ("initiatives", "agencies", "mechanisms")
 STRATEGIC_CODE = re.compile(r"^SI-\d{2}$")
 ACTION_CODE = re.compile(r"^A-\d{3}$")
 
@@ -53,6 +56,11 @@ class Catalog:
     agencies: list[dict] = field(default_factory=list)
     mechanisms: list[dict] = field(default_factory=list)
     initiatives: list[dict] = field(default_factory=list)
+    # {"es": {"initiatives": {"SI-01": "..."}, "agencies": {"se": "..."}, "mechanisms": {...}}, "ko": {...}}
+    translations: dict = field(default_factory=dict)
+
+    def translation(self, language: str, kind: str, key: str) -> str:
+        return ((self.translations.get(language) or {}).get(kind) or {}).get(key) or ""
 
     def matrix_issue(self, key: str) -> dict:
         for mechanism in self.mechanisms:
@@ -88,6 +96,8 @@ def read_catalog(directory: Path = CATALOG_DIR) -> Catalog:
             initiative["quote"] = normalize_quote(initiative.get("quote") or "")
             initiative["part"] = part
             catalog.initiatives.append(initiative)
+    if (directory / "translations.yaml").exists():
+        catalog.translations = _read(directory / "translations.yaml")
     return catalog
 
 
@@ -175,6 +185,25 @@ def check_catalog(catalog: Catalog, report: ReportText | None = None) -> list[st
         for key in initiative.get("named") or []:
             if key not in agency_keys:
                 problems.append(f"{label}: unknown agency {key}")
+
+    known = {
+        "initiatives": codes,
+        "agencies": agency_keys,
+        "mechanisms": {mechanism.get("key") for mechanism in catalog.mechanisms},
+    }
+    for language, kinds in catalog.translations.items():
+        if language not in TRANSLATED_LANGUAGES:
+            problems.append(f"translations: language {language!r} must be one of {TRANSLATED_LANGUAGES}")
+            continue
+        for kind, entries in (kinds or {}).items():
+            if kind not in TRANSLATED_KINDS:
+                problems.append(f"translations {language}: {kind!r} must be one of {TRANSLATED_KINDS}")
+                continue
+            for key, text in (entries or {}).items():
+                if key not in known[kind]:
+                    problems.append(f"translations {language} {kind}: unknown {key}")
+                elif not isinstance(text, str) or not text.strip() or len(text) > 200:
+                    problems.append(f"translations {language} {kind} {key}: a text of 1 to 200 characters")
     return problems
 
 

@@ -5,6 +5,7 @@ Kept free of models so that the catalog files can be checked without a configure
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Country(models.TextChoices):
@@ -95,7 +96,7 @@ class ReviewState(models.TextChoices):
 
 
 class PeriodState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("a reporting period's state", "Open")
     CLOSED = "closed", _("Closed")
 
 

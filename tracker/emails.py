@@ -34,7 +34,13 @@ def message_id(key: str) -> str:
 
 
 def _item(initiative, url: str, agency=None) -> dict:
-    return {"code": initiative.code, "title": initiative.title, "url": url, "agency": agency.name if agency else ""}
+    # Built under the recipient's language: titles and names in it where the catalog has them.
+    return {
+        "code": initiative.code,
+        "title": initiative.display_title,
+        "url": url,
+        "agency": agency.display_name if agency else "",
+    }
 
 
 def _items(kind: str, group) -> tuple[list[dict], int]:
@@ -74,7 +80,7 @@ def reminder_email(group_key: str, group: list, *, late: bool) -> EmailMultiAlte
         context = {
             "language": profile.language,
             "recipient_name": recipient.get_full_name() or recipient.username,
-            "agency_name": (first.agency or profile.agency).name if (first.agency or profile.agency) else "",
+            "agency_name": (first.agency or profile.agency).display_name if (first.agency or profile.agency) else "",
             "period_name": first.period.name if first.period else "",
             "due": formats.date_format(due, "DATE_FORMAT") if due else "",
             "late": late,

@@ -4,6 +4,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tracker.choices import Country, InitiativeKind, Status, Theme
 from tracker.models import Agency, CurrentStatus, Initiative, Mechanism, Ownership
@@ -13,7 +14,9 @@ NO_REPORT = "none"
 
 class InitiativeFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        label=_("Search"), method="filter_text", widget=forms.TextInput(attrs={"type": "search"})
+        label=pgettext_lazy("the filter's text box", "Search"),
+        method="filter_text",
+        widget=forms.TextInput(attrs={"type": "search"}),
     )
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=InitiativeKind.choices)
     theme = django_filters.ChoiceFilter(label=_("Theme"), choices=Theme.choices)
@@ -54,7 +57,13 @@ class InitiativeFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(code__icontains=value) | Q(title__icontains=value) | Q(quote__icontains=value))
+        return queryset.filter(
+            Q(code__icontains=value)
+            | Q(title__icontains=value)
+            | Q(title_es__icontains=value)
+            | Q(title_ko__icontains=value)
+            | Q(quote__icontains=value)
+        )
 
     def filter_agency(self, queryset, name, agency):
         return queryset.filter(Exists(Ownership.objects.filter(initiative=OuterRef("pk"), agency=agency)))

@@ -1,12 +1,17 @@
 import zoneinfo
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tracker.permissions import profile_of
 
 
-class UserTimeZoneMiddleware:
-    """Show every time in the viewer's own zone (stored times are UTC)."""
+class UserPreferencesMiddleware:
+    """Show every page in the viewer's own language and time zone (stored times are UTC).
+
+    A logged-in user's profile decides both, wherever they sign in from; the language switcher saves its choice
+    to the profile (tracker.views.set_language), so the pages, the emails and the PDFs agree. A visitor gets
+    Django's LocaleMiddleware choice: the switcher's cookie, else the browser's Accept-Language.
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -17,4 +22,7 @@ class UserTimeZoneMiddleware:
             timezone.activate(zoneinfo.ZoneInfo(str(profile.time_zone)))
         else:
             timezone.deactivate()
+        if profile is not None and profile.language:
+            translation.activate(profile.language)
+            request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)

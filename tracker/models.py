@@ -17,7 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from simple_history import register as register_history
 from simple_history.models import HistoricalRecords
@@ -55,7 +55,7 @@ def local_today(country: str, now: datetime.datetime | None = None) -> datetime.
 class Report(models.Model):
     """A document whose recommendations are tracked. This report first; room for a ministry's next one."""
 
-    slug = models.SlugField(unique=True, help_text=_("Short identifier used in exports."))
+    slug = models.SlugField(_("slug"), unique=True, help_text=_("Short identifier used in exports."))
     title = models.CharField(_("title"), max_length=300)
     date = models.DateField(_("date"), help_text=_("The date the report was handed to the governments."))
     language = models.CharField(_("language"), max_length=10, default="en")
@@ -69,12 +69,32 @@ class Report(models.Model):
         return self.title
 
 
+def in_language(instance, field: str, language: str | None = None) -> str:
+    """`field` in the active (or given) language where the catalog has a translation, else the report's English.
+
+    The catalog's titles and names may carry Spanish and Korean versions (`title_es`, `name_ko`, ...); the
+    report's quotes never do, since the English text is what the two governments received.
+    """
+    language = (language or translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    if language != "en":
+        translated = getattr(instance, f"{field}_{language}", "")
+        if translated:
+            return translated
+    return getattr(instance, field)
+
+
 class Agency(models.Model):
     key = models.SlugField(
         _("key"), max_length=60, unique=True, help_text=_("Stable identifier used by the catalog files and exports.")
     )
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
     name = models.CharField(_("name"), max_length=200, help_text=_("The body's name as the report gives it."))
+    name_es = models.CharField(
+        _("name in Spanish"), max_length=200, blank=True, help_text=_("Its official name, if any.")
+    )
+    name_ko = models.CharField(
+        _("name in Korean"), max_length=200, blank=True, help_text=_("Its official name, if any.")
+    )
     acronym = models.CharField(_("acronym"), max_length=30, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=AgencyKind.choices, default=AgencyKind.AGENCY)
     parent = models.ForeignKey(
@@ -94,7 +114,11 @@ class Agency(models.Model):
         ordering = ["country", "name"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.acronym})" if self.acronym else self.name
+        return f"{self.display_name} ({self.acronym})" if self.acronym else self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return in_language(self, "name")
 
     def clean(self) -> None:
         if self.parent_id and self.parent.country != self.country:
@@ -109,9 +133,11 @@ class Agency(models.Model):
 class Mechanism(models.Model):
     """General Coordination or one High Level Meeting of the responsibility matrix."""
 
-    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="mechanisms")
+    report = models.ForeignKey(Report, verbose_name=_("report"), on_delete=models.CASCADE, related_name="mechanisms")
     key = models.SlugField(_("key"), max_length=60, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    name_es = models.CharField(_("name in Spanish"), max_length=200, blank=True)
+    name_ko = models.CharField(_("name in Korean"), max_length=200, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=MechanismKind.choices)
     footnote = models.TextField(_("footnote"), blank=True)
     position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order in the report."))
@@ -123,13 +149,19 @@ class Mechanism(models.Model):
         ordering = ["position"]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return in_language(self, "name")
 
 
 class MatrixIssue(models.Model):
     """One row of the matrix: an issue and the bodies responsible for it in each country."""
 
-    mechanism = models.ForeignKey(Mechanism, on_delete=models.CASCADE, related_name="issues")
+    mechanism = models.ForeignKey(
+        Mechanism, verbose_name=_("mechanism"), on_delete=models.CASCADE, related_name="issues"
+    )
     key = models.SlugField(_("key"), max_length=60, unique=True)
     issue = models.CharField(_("issue"), max_length=200)
     position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order within the mechanism."))
@@ -149,8 +181,12 @@ class MatrixIssue(models.Model):
 class MatrixResponsibility(models.Model):
     """A body named in a matrix cell, in the order the report names it (the first one leads)."""
 
-    matrix_issue = models.ForeignKey(MatrixIssue, on_delete=models.CASCADE, related_name="responsibilities")
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="matrix_responsibilities")
+    matrix_issue = models.ForeignKey(
+        MatrixIssue, verbose_name=_("matrix row"), on_delete=models.CASCADE, related_name="responsibilities"
+    )
+    agency = models.ForeignKey(
+        Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="matrix_responsibilities"
+    )
     position = models.PositiveIntegerField(_("position"), default=0)
     history = HistoricalRecords()
 
@@ -201,14 +237,16 @@ class InitiativeQuerySet(models.QuerySet):
 
 
 class Initiative(models.Model):
-    report = models.ForeignKey(Report, on_delete=models.PROTECT, related_name="initiatives")
+    report = models.ForeignKey(Report, verbose_name=_("report"), on_delete=models.PROTECT, related_name="initiatives")
     code = models.CharField(
         _("code"),
         max_length=20,
         unique=True,
         help_text=_("Stable code: SI-01 for a strategic initiative, A-042 for an action. Never reuse a code."),
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("title"), max_length=200, help_text=_("In English, the report's language."))
+    title_es = models.CharField(_("title in Spanish"), max_length=200, blank=True)
+    title_ko = models.CharField(_("title in Korean"), max_length=200, blank=True)
     kind = models.CharField(_("kind"), max_length=20, choices=InitiativeKind.choices)
     parent = models.ForeignKey(
         "self",
@@ -232,8 +270,8 @@ class Initiative(models.Model):
     )
     quote = models.TextField(_("quote"), help_text=_("The report's own words, verbatim."))
     # Where the quote sits in the report's text (character offsets), for the report browser; set from the quote.
-    quote_start = models.PositiveIntegerField(null=True, blank=True, editable=False)
-    quote_end = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    quote_start = models.PositiveIntegerField(_("quote start"), null=True, blank=True, editable=False)
+    quote_end = models.PositiveIntegerField(_("quote end"), null=True, blank=True, editable=False)
     target_phrase = models.CharField(
         _("target in the report"),
         max_length=200,
@@ -274,10 +312,14 @@ class Initiative(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.title}"
+        return f"{self.code} {self.display_title}"
 
     def get_absolute_url(self) -> str:
         return reverse("tracker:initiative-detail", kwargs={"code": self.code})
+
+    @property
+    def display_title(self) -> str:
+        return in_language(self, "title")
 
     def place_in_report(self, text: ReportText | None = None) -> None:
         """Find the quote in the report's text and remember where it is (nothing, if the report lacks it)."""
@@ -303,7 +345,9 @@ class Initiative(models.Model):
 class TargetRevision(models.Model):
     """A change to an initiative's target date, with the reason for it."""
 
-    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="target_revisions")
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), on_delete=models.CASCADE, related_name="target_revisions"
+    )
     target_date = models.DateField(_("new target date"))
     reason = models.TextField(_("reason"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -321,7 +365,9 @@ class TargetRevision(models.Model):
 class Ownership(models.Model):
     """An agency's responsibility for an initiative. Each initiative has exactly one lead per country."""
 
-    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="ownerships")
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), on_delete=models.CASCADE, related_name="ownerships"
+    )
     agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="ownerships")
     # The agency's country, copied on save so the database itself can hold "one lead per country".
     country = models.CharField(_("country"), max_length=2, choices=Country.choices, editable=False)
@@ -371,7 +417,9 @@ class Ownership(models.Model):
 class Profile(models.Model):
     """What the tracker knows about a user beyond the login: agency, role, language, time zone."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="profile"
+    )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.OFFICIAL)
     agency = models.ForeignKey(
         Agency,
@@ -456,7 +504,9 @@ class StatusUpdateQuerySet(models.QuerySet):
 class StatusUpdate(models.Model):
     """An agency's report on one initiative for one period. Accepted updates are never edited in place."""
 
-    initiative = models.ForeignKey(Initiative, on_delete=models.PROTECT, related_name="updates")
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), on_delete=models.PROTECT, related_name="updates"
+    )
     agency = models.ForeignKey(
         Agency, verbose_name=_("reporting agency"), on_delete=models.PROTECT, related_name="updates"
     )
@@ -532,7 +582,9 @@ def evidence_path(instance: Evidence, filename: str) -> str:
 class Evidence(models.Model):
     """A link or a file that backs an update. Private unless marked public."""
 
-    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="evidence")
+    update = models.ForeignKey(
+        StatusUpdate, verbose_name=_("update"), on_delete=models.CASCADE, related_name="evidence"
+    )
     url = models.URLField(_("link"), max_length=500, blank=True)
     file = models.FileField(_("file"), upload_to=evidence_path, blank=True)
     original_name = models.CharField(_("file name"), max_length=255, blank=True)
@@ -541,7 +593,9 @@ class Evidence(models.Model):
     is_public = models.BooleanField(
         _("public"), default=False, help_text=_("Public evidence may be shown with the accepted status to everyone.")
     )
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(_("added at"), auto_now_add=True)
     history = HistoricalRecords()
 
@@ -566,9 +620,11 @@ class CurrentStatus(models.Model):
     place that moves it.
     """
 
-    initiative = models.ForeignKey(Initiative, on_delete=models.CASCADE, related_name="current_statuses")
+    initiative = models.ForeignKey(
+        Initiative, verbose_name=_("initiative"), on_delete=models.CASCADE, related_name="current_statuses"
+    )
     country = models.CharField(_("country"), max_length=2, choices=Country.choices)
-    update = models.OneToOneField(StatusUpdate, on_delete=models.PROTECT, related_name="+")
+    update = models.OneToOneField(StatusUpdate, verbose_name=_("update"), on_delete=models.PROTECT, related_name="+")
     # Copied from the update so that the list can filter and sort by status without a join per row.
     status = models.CharField(_("status"), max_length=20, choices=Status.choices)
     progress = models.PositiveSmallIntegerField(_("progress (%)"))
@@ -738,11 +794,21 @@ class ProgressReport(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True)
     frozen_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("frozen by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     history = HistoricalRecords(excluded_fields=["snapshot"])
 

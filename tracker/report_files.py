@@ -54,7 +54,7 @@ CONTENT_TYPES = {
 
 def build(report, fmt: str, *, language: str) -> bytes:
     """The file's bytes, built now from the report's content (its snapshot once frozen)."""
-    snapshot = reports.content(report)
+    snapshot = reports.content(report, language)
     if fmt == "csv":
         return csv_bytes(snapshot)
     if fmt == "xlsx":

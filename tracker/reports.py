@@ -9,9 +9,10 @@ A report's content is a plain, JSON-serialisable snapshot:
 - reporting compliance per lead agency: updates due, submitted, and submitted on time;
 - the list of what is overdue.
 
-Statuses and themes are stored as codes and labelled when shown, so one frozen snapshot can be read in English,
-Spanish or Korean. A draft report is built afresh each time it is looked at; `freeze_report` stores the
-snapshot, after which nothing that happens in the tracker changes the report.
+Statuses and themes are stored as codes and labelled when shown, and titles and names are stored in the report's
+English with the catalog's Spanish and Korean versions beside them ("names"), so one frozen snapshot can be read
+in English, Spanish or Korean (`localized`). A draft report is built afresh each time it is looked at;
+`freeze_report` stores the snapshot, after which nothing that happens in the tracker changes the report.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from tracker.catalog_files import TRANSLATED_LANGUAGES
 from tracker.choices import COUNTRY_TIME_ZONES, Country, OwnershipRole, ReportState, ReviewState, Status, Theme
 from tracker.models import (
     CurrentStatus,
@@ -50,7 +52,8 @@ def end_of_due_day(period: ReportingPeriod, country: str) -> datetime.datetime:
 def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None = None, now=None) -> dict:
     now = now or timezone.now()
     initiatives = list(Initiative.objects.select_related("matrix_issue__mechanism").order_by("position"))
-    meetings = [m.name for m in Mechanism.objects.order_by("position")]
+    mechanisms = list(Mechanism.objects.order_by("position"))
+    meetings = [m.name for m in mechanisms]
     leads: dict[tuple[int, str], Ownership] = {
         (o.initiative_id, o.country): o
         for o in Ownership.objects.filter(role=OwnershipRole.LEAD).select_related("agency")
@@ -68,12 +71,25 @@ def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None =
         # Compliance counts the first time the agency submitted, even if the update was returned and revised.
         done[(initiative_id, agency_id)].append((first_submitted_at, state))
     before = {row["code"]: row for row in (previous.snapshot or {}).get("initiatives", [])} if previous else {}
+    # English title or name -> its translation, for every one the snapshot mentions that has one.
+    names: dict[str, dict[str, str]] = {language: {} for language in TRANSLATED_LANGUAGES}
+
+    def remember(instance, field: str) -> None:
+        for language in TRANSLATED_LANGUAGES:
+            if translated := getattr(instance, f"{field}_{language}"):
+                names[language][getattr(instance, field)] = translated
+
+    for mechanism in mechanisms:
+        remember(mechanism, "name")
+    for lead in leads.values():
+        remember(lead.agency, "name")
 
     rows, overdue = [], []
     by_theme: dict[str, Counter] = defaultdict(Counter)
     by_meeting: dict[str, Counter] = defaultdict(Counter)
     compliance: dict[int, dict] = {}
     for initiative in initiatives:
+        remember(initiative, "title")
         row = {
             "code": initiative.code,
             "title": initiative.title,
@@ -134,6 +150,35 @@ def build_snapshot(period: ReportingPeriod, *, previous: ProgressReport | None =
         "compliance": sorted(compliance.values(), key=lambda e: (e["country"], e["agency"])),
         "overdue": overdue,
         "totals": dict(Counter(cell["status"] for row in rows for cell in row["sides"].values())),
+        "names": names,
+    }
+
+
+def localized(snapshot: dict, language: str) -> dict:
+    """The snapshot with its titles and names in `language` where the catalog had them when it was built."""
+    names = (snapshot.get("names") or {}).get(language.split("-")[0])
+    if not names:
+        return snapshot
+
+    def name(text: str) -> str:
+        return names.get(text, text)
+
+    return {
+        **snapshot,
+        "initiatives": [
+            {
+                **row,
+                "title": name(row["title"]),
+                "meeting": name(row["meeting"]),
+                "sides": {side: {**cell, "lead": name(cell["lead"])} for side, cell in row["sides"].items()},
+            }
+            for row in snapshot["initiatives"]
+        ],
+        "by_meeting": [{**group, "meeting": name(group["meeting"])} for group in snapshot["by_meeting"]],
+        "compliance": [{**entry, "agency": name(entry["agency"])} for entry in snapshot["compliance"]],
+        "overdue": [
+            {**item, "title": name(item["title"]), "agency": name(item["agency"])} for item in snapshot["overdue"]
+        ],
     }
 
 
@@ -161,11 +206,14 @@ def previous_report(report: ProgressReport) -> ProgressReport | None:
     )
 
 
-def content(report: ProgressReport) -> dict:
-    """A report's content: its frozen snapshot, or for a draft, today's figures."""
+def content(report: ProgressReport, language: str | None = None) -> dict:
+    """A report's content in `language` (the active one by default): its frozen snapshot, or for a draft, today's
+    figures."""
     if report.snapshot is not None:
-        return report.snapshot
-    return build_snapshot(report.period, previous=previous_report(report))
+        snapshot = report.snapshot
+    else:
+        snapshot = build_snapshot(report.period, previous=previous_report(report))
+    return localized(snapshot, language or translation.get_language() or "en")
 
 
 @transaction.atomic

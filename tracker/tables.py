@@ -1,10 +1,20 @@
 import django_tables2 as tables
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from tracker.choices import Country, OwnershipRole, Status
 from tracker.models import CurrentStatus, Initiative, Ownership
+
+
+def agency_name_in_language(path: str = "agency"):
+    """The agency's name in the active language where the catalog has one, else the report's English (in SQL)."""
+    language = (translation.get_language() or "en").split("-")[0]
+    if language in ("es", "ko"):
+        return Coalesce(NullIf(F(f"{path}__name_{language}"), Value("")), F(f"{path}__name"))
+    return F(f"{path}__name")
 
 
 def with_sides(queryset):
@@ -14,7 +24,7 @@ def with_sides(queryset):
         lead = Ownership.objects.filter(initiative=OuterRef("pk"), country=country, role=OwnershipRole.LEAD)
         current = CurrentStatus.objects.filter(initiative=OuterRef("pk"), country=country)
         annotations[f"{prefix}_lead"] = Subquery(lead.values("agency__acronym")[:1])
-        annotations[f"{prefix}_lead_name"] = Subquery(lead.values("agency__name")[:1])
+        annotations[f"{prefix}_lead_name"] = Subquery(lead.values(name=agency_name_in_language())[:1])
         annotations[f"{prefix}_status"] = Subquery(current.values("status")[:1])
         annotations[f"{prefix}_progress"] = Subquery(current.values("progress")[:1])
     return queryset.annotate(**annotations)
@@ -65,8 +75,13 @@ class SideColumn(tables.Column):
 
 
 class TitleColumn(tables.Column):
+    """The title in the reader's language where the catalog has one; sorted by the report's English."""
+
     def render(self, value, record):
-        return format_html('{}<div class="meta">{}</div>', value, record.get_theme_display())
+        return format_html('{}<div class="meta">{}</div>', record.display_title, record.get_theme_display())
+
+    def value(self, value, record):
+        return record.display_title
 
 
 class InitiativeTable(tables.Table):

@@ -37,7 +37,7 @@ urlpatterns = [
         name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("healthz", views.healthz, name="healthz"),
     # Browsers ask for /favicon.ico whatever the page says.

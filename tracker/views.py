@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
@@ -98,7 +99,7 @@ def home(request):
         .select_related("initiative", "agency", "author", "reviewed_by")
         .order_by("-updated_at")[:15]
     )
-    dashboard = reports.build_snapshot(period) if period else None
+    dashboard = reports.localized(reports.build_snapshot(period), translation.get_language()) if period else None
     return render(
         request,
         "tracker/home_secretariat.html",
@@ -574,6 +575,19 @@ def preferences(request):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, profile.language)
         return response
     return render(request, "tracker/preferences.html", {"form": form})
+
+
+@require_POST
+def set_language(request):
+    """The language switcher on every page: Django's own view (the cookie, then back to the same page), and for a
+    logged-in user the profile too, which decides the language of the pages, emails and PDFs from then on."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language")
+    profile = permissions.profile_of(request.user)
+    if profile is not None and language in dict(settings.LANGUAGES) and profile.language != language:
+        profile.language = language
+        profile.save(update_fields=["language"])
+    return response
 
 
 class PasswordResetView(auth_views.PasswordResetView):
