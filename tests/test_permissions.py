@@ -255,6 +255,7 @@ OK = Status(200)
 NO = Status(403)  # may see it, may not do it
 NF = Status(404)  # may not see it: answered as if it did not exist
 NOGET = Status(405)  # a POST-only URL, asked with GET
+ONWARD = Status(302)  # nothing to do here: sent on
 LOGIN = LoginRedirect()
 ADMIN = AdminLoginRedirect()
 SEE = RedirectTo("tracker:update-detail", label="see")  # sent to the same update's page, read-only
@@ -370,6 +371,10 @@ MATRIX = [
     ("tracker:public-report-download", "draft report csv", NF,    NF,    NF,    NF,    NF,    NF),
     # Everyone with a profile sets their own language, time zone and reminder emails (no id in the URL).
     ("tracker:preferences",       "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
+    # Two-factor sign-in: everyone signed in manages their own (no id in the URL); the code page sends on whoever
+    # has nothing to verify (see test_security.py for the whole flow).
+    ("two-factor",                "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
+    ("two-factor-verify",         "-",                     LOGIN, ONWARD, ONWARD, ONWARD, ONWARD, ONWARD),
     # The language switcher on every page: a POST for everyone (see test_translations.py).
     ("set_language",              "-",                     NOGET, NOGET, NOGET, NOGET, NOGET, NOGET),
     # Public by design: the login page, the health check that monitors read, and the icon browsers ask for.

@@ -212,6 +212,10 @@ def test_c_a_korean_pdf_shows_korean_text_in_an_embedded_cjk_font(personas, peri
     assert "한국·멕시코 21세기 위원회 이행 보고서" in text
     assert "양국 간 경제 협력 강화" in text
     assert "외교통상부" in text
+    # The headings are the Korean catalog's, not English.
+    with translation.override("ko"):
+        headings = [translation.gettext(h) for h in ("Status by theme", "Reporting compliance", "Overdue updates")]
+    assert all(h in text for h in headings) and "Status by theme" not in text, headings
 
     fonts = pdf_fonts(pdf, tmp_path)
     assert any(re.search(r"Noto.?Sans.?CJK", f["name"]) for f in fonts), fonts
@@ -230,6 +234,9 @@ def test_c_a_spanish_pdf_renders_accented_letters(personas, period, tmp_path):
     assert "Informe de avance: cooperación en ciencia y tecnología" in text
     assert "Año de intercambio: diseño y enseñanza del español" in text
     assert "Secretaría de Economía" in text
+    with translation.override("es"):
+        headings = [translation.gettext(h) for h in ("Status by theme", "Reporting compliance", "Overdue updates")]
+    assert all(h in text for h in headings) and "Status by theme" not in text, headings
     with translation.override("es"):
         assert formats.date_format(period.due_date, "DATE_FORMAT") in text  # e.g. "12 de diciembre de 2026"
     assert all(f["embedded"] for f in pdf_fonts(pdf, tmp_path))

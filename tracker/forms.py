@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import PurePath
 
 import filetype
 from django import forms
-from django.core.validators import URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -196,6 +197,15 @@ class ReportingPeriodForm(forms.ModelForm):
             "due_date": _("Updates are due by the end of this day in each agency's own country."),
         }
 
+    # A period's dates fall in the Commission's century: a date outside is a typing mistake, and at the edges of
+    # what a date can hold (9999-12-31) the end of the due day could not even be computed.
+    EARLIEST, LATEST = datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("start", "end", "due_date"):
+            self.fields[name].validators += [MinValueValidator(self.EARLIEST), MaxValueValidator(self.LATEST)]
+
     def clean(self):
         data = super().clean()
         start, end, due = data.get("start"), data.get("end"), data.get("due_date")
@@ -211,3 +221,28 @@ class ProgressReportForm(forms.ModelForm):
         model = ProgressReport
         fields = ["period", "title"]
         help_texts = {"title": _("For example “Progress report to the Commission, 2026 Q4”.")}
+
+
+class TwoFactorCodeForm(forms.Form):
+    """The six digits an authenticator app shows now."""
+
+    code = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
+
+    def __init__(self, *args, device=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean_code(self):
+        code = "".join(self.cleaned_data["code"].split())
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError(_("Enter the six digits your authenticator app shows."))
+        allowed, _why = self.device.verify_is_allowed() if self.device is not None else (False, None)
+        if self.device is not None and not allowed:  # django-otp's throttle: each wrong code doubles the wait
+            raise forms.ValidationError(_("Too many wrong codes. Wait a few seconds and enter the code shown then."))
+        if self.device is None or not self.device.verify_token(code):
+            raise forms.ValidationError(_("That code is not right, or it has expired. Enter the code shown now."))
+        return code

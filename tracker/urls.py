@@ -36,6 +36,8 @@ urlpatterns = [
         views.PasswordResetView.as_view(),
         name="password_reset",
     ),
+    path("accounts/two-factor/", views.two_factor, name="two-factor"),
+    path("accounts/two-factor/verify/", views.two_factor_verify, name="two-factor-verify"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("admin/", admin.site.urls),

@@ -16,6 +16,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views import i18n
@@ -25,11 +26,18 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export.views import ExportMixin
 
-from tracker import actions, permissions, report_browser, report_files, reports
+from tracker import actions, permissions, report_browser, report_files, reports, security
 from tracker.celery import app as celery_app
 from tracker.choices import Country, PeriodState, ReportState, ReviewState, Visibility
 from tracker.filters import InitiativeFilter, PublicInitiativeFilter
-from tracker.forms import PreferencesForm, ProgressReportForm, ReportingPeriodForm, ReviewForm, StatusUpdateForm
+from tracker.forms import (
+    PreferencesForm,
+    ProgressReportForm,
+    ReportingPeriodForm,
+    ReviewForm,
+    StatusUpdateForm,
+    TwoFactorCodeForm,
+)
 from tracker.models import (
     CurrentStatus,
     Evidence,
@@ -141,6 +149,13 @@ class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Filt
 
     def get_queryset(self):
         return with_sides(Initiative.objects.all()).order_by("position")
+
+    def render_to_response(self, context, **kwargs):
+        # django-tables2 exports any format tablib names (?_export=ods, xls, yaml...), some of which need libraries
+        # this server lacks: only the formats the page offers are exported; any other value shows the page.
+        if self.request.GET.get(self.export_trigger_param) not in self.export_formats:
+            return super(ExportMixin, self).render_to_response(context, **kwargs)
+        return super().render_to_response(context, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -574,7 +589,79 @@ def preferences(request):
         response = redirect("tracker:preferences")
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, profile.language)
         return response
-    return render(request, "tracker/preferences.html", {"form": form})
+    return render(
+        request,
+        "tracker/preferences.html",
+        {"form": form, "two_factor_on": security.has_two_factor(request.user)},
+    )
+
+
+# --- Two-factor sign-in ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor(request):
+    """Turn two-factor sign-in on (scan the code, confirm with the first six digits) or off (with a current code)."""
+    import base64
+
+    import segno
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    next_url = security.redirect_after_sign_in(request, default=reverse("tracker:preferences"))
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    required = security.two_factor_required(request.user)
+    if device is not None:  # on: the page offers to turn it off, unless the role requires it
+        form = TwoFactorCodeForm(request.POST or None, device=device)
+        if request.method == "POST" and not required and form.is_valid():
+            TOTPDevice.objects.filter(user=request.user).delete()
+            messages.success(request, _("Two-factor sign-in is off."))
+            return redirect("tracker:preferences")
+        return render(request, "tracker/two_factor.html", {"form": form, "on": True, "required": required})
+
+    # Off: one unconfirmed device holds the secret the user is adding to an app, until a code confirms it.
+    pending = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
+    if pending is None:
+        pending = TOTPDevice.objects.create(user=request.user, name=_("Authenticator app"), confirmed=False)
+    form = TwoFactorCodeForm(request.POST or None, device=pending)
+    if request.method == "POST" and form.is_valid():
+        pending.confirmed = True
+        pending.save(update_fields=["confirmed"])
+        otp_login(request, pending)
+        messages.success(request, _("Two-factor sign-in is on. From now on you will give a code after your password."))
+        return redirect(next_url)
+    return render(
+        request,
+        "tracker/two_factor.html",
+        {
+            "form": form,
+            "on": False,
+            "required": required,
+            "waived": not settings.TWO_FACTOR_REQUIRED,
+            "qr_code": segno.make(pending.config_url, error="m").svg_data_uri(scale=5, border=2),
+            "secret": base64.b32encode(pending.bin_key).decode(),
+            "next": next_url,
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request):
+    """After the password: the code from the user's authenticator app."""
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    next_url = security.redirect_after_sign_in(request)
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    if device is None or request.user.is_verified():
+        return redirect(next_url)
+    form = TwoFactorCodeForm(request.POST or None, device=device)
+    if request.method == "POST" and form.is_valid():
+        otp_login(request, device)
+        return redirect(next_url)
+    return render(request, "tracker/two_factor_verify.html", {"form": form, "next": next_url})
 
 
 @require_POST

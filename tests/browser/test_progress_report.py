@@ -25,8 +25,9 @@ def test_build_freeze_publish_and_the_public_sees_it(page: Page, personas, perio
     page.get_by_role("button", name="Publish the report").click()
     expect(messages(page)).to_contain_text("Published")
 
-    with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download PDF").click()
+    # The whole catalog's PDF takes seconds of CPU to build, more on a busy CI machine.
+    with page.expect_download(timeout=60_000) as download_info:
+        page.get_by_role("link", name="Download PDF").click(timeout=60_000)
     pdf = tmp_path / "report.pdf"
     download_info.value.save_as(pdf)
     assert pdf.read_bytes().startswith(b"%PDF")

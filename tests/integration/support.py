@@ -47,6 +47,8 @@ _INSTALLATION_VARIABLES = (
     "EMAIL_URL",
     "SITE_URL",
     "DEBUG",
+    "HTTPS",
+    "TWO_FACTOR_REQUIRED",
     "SECRET_KEY",
     "ALLOWED_HOSTS",
     "DEMO_DATA_ALLOWED",
@@ -421,6 +423,9 @@ class Installation:
             EMAIL_URL=self.smtp_url or "filemail:///var/mail",
             SITE_URL=self.site_url,
             DEBUG="false",
+            # Production settings, except what plain HTTP on loopback and scripted sign-ins need.
+            HTTPS="false",
+            TWO_FACTOR_REQUIRED="false",
             SECRET_KEY=SECRET_KEY,
             DEMO_DATA_ALLOWED="true",
             TRACKER_VAR_DIR=str(self.var_dir),

@@ -110,3 +110,11 @@ def get_side(sides: dict, side: str):
 @register.filter
 def country_name(code: str) -> str:
     return Country(code).label
+
+
+@register.filter
+def minutes(value) -> int:
+    """A timedelta in whole minutes, rounded up: "try again in 15 minutes"."""
+    if not value:
+        return 0
+    return -(-int(value.total_seconds()) // 60)
