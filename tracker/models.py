@@ -393,7 +393,7 @@ class Ownership(models.Model):
     class Meta:
         verbose_name = _("ownership")
         verbose_name_plural = _("ownerships")
-        ordering = ["initiative", "country", "-role", "id"]
+        ordering = ["initiative", "country", "role", "id"]  # the lead ("lead" < "supporting") first
         constraints = [
             models.UniqueConstraint(fields=["initiative", "agency"], name="one_ownership_per_agency"),
             models.UniqueConstraint(

@@ -175,7 +175,10 @@ def localized(snapshot: dict, language: str) -> dict:
             for row in snapshot["initiatives"]
         ],
         "by_meeting": [{**group, "meeting": name(group["meeting"])} for group in snapshot["by_meeting"]],
-        "compliance": [{**entry, "agency": name(entry["agency"])} for entry in snapshot["compliance"]],
+        "compliance": sorted(  # in the reader's alphabet
+            ({**entry, "agency": name(entry["agency"])} for entry in snapshot["compliance"]),
+            key=lambda entry: (entry["country"], entry["agency"]),
+        ),
         "overdue": [
             {**item, "title": name(item["title"]), "agency": name(item["agency"])} for item in snapshot["overdue"]
         ],

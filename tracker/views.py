@@ -171,7 +171,7 @@ def initiative_detail(request, code):
     initiative = get_object_or_404(
         Initiative.objects.select_related("parent", "matrix_issue__mechanism", "report"), code=code
     )
-    ownerships = list(initiative.ownerships.select_related("agency__parent", "matrix_issue").order_by("-role", "pk"))
+    ownerships = list(initiative.ownerships.select_related("agency__parent", "matrix_issue").order_by("role", "pk"))
     current = {c.country: c for c in CurrentStatus.objects.filter(initiative=initiative).select_related("update")}
     accepted = (
         initiative.updates.filter(review_state=ReviewState.ACCEPTED)
@@ -437,7 +437,7 @@ def public_initiative(request, code):
     initiative = get_object_or_404(
         Initiative.objects.select_related("parent", "matrix_issue__mechanism"), code=code, visibility=Visibility.PUBLIC
     )
-    ownerships = list(initiative.ownerships.select_related("agency").order_by("-role", "pk"))
+    ownerships = list(initiative.ownerships.select_related("agency").order_by("role", "pk"))
     current = {c.country: c for c in CurrentStatus.objects.filter(initiative=initiative).select_related("update")}
     sides = [
         {
