@@ -15,6 +15,8 @@ def _change_form_data(initiative: Initiative, **overrides) -> dict:
         "report": initiative.report_id,
         "code": initiative.code,
         "title": initiative.title,
+        "title_es": initiative.title_es,
+        "title_ko": initiative.title_ko,
         "kind": initiative.kind,
         "parent": initiative.parent_id or "",
         "theme": initiative.theme,

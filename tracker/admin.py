@@ -38,7 +38,16 @@ admin.site.index_title = _("Catalog, matrix and accounts")
 
 
 class AuditedAdmin(SimpleHistoryAdmin):
-    """An admin whose history page shows each change's author, time and changed fields."""
+    """An admin whose history page shows each change's author, time and changed fields.
+
+    Saving a page writes only what changed: an initiative whose owners alone were edited keeps its own row (and
+    its audit history) untouched, so each change leaves exactly one audit record.
+    """
+
+    def save_model(self, request, obj, form, change):
+        if change and not form.has_changed():
+            return
+        super().save_model(request, obj, form, change)
 
 
 # --- Initiatives ---------------------------------------------------------------------------------
