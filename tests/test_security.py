@@ -286,3 +286,21 @@ def test_the_production_settings_pass_djangos_deployment_checks():
         [sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=without_key, capture_output=True, text=True
     )
     assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+
+
+def test_a_database_that_does_not_answer_gets_a_clear_503_page_not_an_error_page(client, personas, monkeypatch):
+    from django.db import OperationalError
+
+    from tracker import views
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1 failed: server closed the connection")
+
+    monkeypatch.setattr(views, "with_sides", unreachable)
+    client.force_login(personas.alice)
+    client.raise_request_exception = False
+    response = client.get(reverse("tracker:initiative-list"))
+    assert response.status_code == 503 and response["Retry-After"] == "10"
+    page = response.content.decode()
+    assert "The tracker is briefly unavailable" in page and "send the form again" in page
+    assert "OperationalError" not in page and "127.0.0.1" not in page

@@ -45,3 +45,6 @@ urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says.
     path("favicon.ico", views.favicon, name="favicon"),
 ]
+
+# A database that is briefly unreachable gets a 503 that says so (tracker.views.server_error).
+handler500 = "tracker.views.server_error"

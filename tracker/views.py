@@ -13,7 +13,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -734,3 +741,23 @@ def healthz(request):
         "last_sweep": last.finished_at.isoformat() if last else None,
     }
     return JsonResponse(state, status=200 if state["database"] == "ok" else 503)
+
+
+# --- Error pages -----------------------------------------------------------------------------------------------
+
+
+def server_error(request):
+    """The 500 handler: a database that is briefly unreachable (restarting, failing over) gets a 503 that says
+    so and asks to retry, not an error page; anything else gets the plain 500 page. Both render without the
+    database (no user, no context processors), since it may be what failed."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+    from django.template.loader import render_to_string
+
+    error = sys.exc_info()[1]
+    if isinstance(error, (OperationalError, InterfaceError)):
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "10"
+        return response
+    return HttpResponse(render_to_string("500.html"), status=500)

@@ -22,7 +22,7 @@ from tests.integration.support import (
     wait_for,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.redis]
+pytestmark = [pytest.mark.integration, pytest.mark.redis, pytest.mark.fault]
 
 ALICE = {"username": "alice", "role": "official", "agency": "shcp"}
 SEC_MX = {"username": "sec_mx", "role": "secretariat", "agency": "sre"}

@@ -170,6 +170,7 @@ def test_a_returned_update_reaches_its_author_through_the_worker_right_after_com
 # --- 3. A worker killed in the middle of a sweep -----------------------------------------------------------
 
 
+@pytest.mark.fault
 def test_a_worker_killed_mid_sweep_loses_nothing_and_repeats_only_the_email_in_flight(installation, smtp_sink):
     world = populate_due_world(installation, sweep_every_seconds=SWEEP_EVERY)
     expected = expected_emails(world)
@@ -218,6 +219,7 @@ def test_a_worker_killed_mid_sweep_loses_nothing_and_repeats_only_the_email_in_f
 # --- 4. Beat down across two due times -----------------------------------------------------------------------
 
 
+@pytest.mark.fault
 def test_beat_down_across_two_due_times_catches_up_once_and_says_late(installation, smtp_sink):
     # One official, in a zone where the current hour has at least 30 minutes to run, with the ladder planned
     # for the current hour: a rung planned today is "on time" for the rest of the test, one planned a day
@@ -280,6 +282,7 @@ def start_two_workers(installation):
     return workers
 
 
+@pytest.mark.fault
 def test_two_workers_sweeping_at_the_same_time_send_nothing_twice(installation, smtp_sink, redis_url):
     world = populate_due_world(installation)  # no beat: the two sweeps are published together below
     expected = expected_emails(world)
@@ -309,6 +312,7 @@ def test_two_workers_sweeping_at_the_same_time_send_nothing_twice(installation, 
 # --- 6. The SMTP server refusing for a while ------------------------------------------------------------------
 
 
+@pytest.mark.fault
 def test_a_refusing_smtp_server_gets_retries_with_backoff_then_everything(installation, smtp_sink):
     world = populate_due_world(installation, people=[CHARLIE, DORA, SEC_KR], sweep_every_seconds=SWEEP_EVERY)
     expected = expected_emails(world)
@@ -357,6 +361,7 @@ def test_a_refusing_smtp_server_gets_retries_with_backoff_then_everything(instal
 # --- A sweep that outlasts its lease ------------------------------------------------
 
 
+@pytest.mark.fault
 def test_a_sweep_outlasting_its_lease_does_not_send_what_another_sweep_took_over(installation, smtp_sink, redis_url):
     world = populate_due_world(installation)  # no beat: the sweeps are published below
     expected = expected_emails(world)
