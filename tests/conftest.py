@@ -148,3 +148,11 @@ def fast_password_hashing(settings):
 def own_report_cache(settings, tmp_path):
     """Each test builds its own report files: a cached file from another test's report must never be served."""
     settings.REPORT_CACHE_DIR = str(tmp_path / "report-cache")
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cached figures are keyed by database state, which each test rolls back: start every test with none."""
+    from django.core.cache import cache
+
+    cache.clear()

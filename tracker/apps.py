@@ -7,4 +7,5 @@ class TrackerConfig(AppConfig):
     verbose_name = _("Commission tracker")
 
     def ready(self):
-        from tracker import security  # noqa: F401  (connects the sign-in log to Django's auth signals)
+        # Connect their signal receivers: the sign-in log, and the version the cached figures are kept under.
+        from tracker import figures, security  # noqa: F401

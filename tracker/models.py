@@ -822,3 +822,17 @@ class ProgressReport(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("tracker:progress-report", kwargs={"pk": self.pk})
+
+
+class FiguresVersion(models.Model):
+    """One row whose value changes with every write that can change a figure (tracker/figures.py): cached
+    figures are kept under it, so a cached dashboard is never older than the last accepted update."""
+
+    value = models.BigIntegerField(_("version"), default=0)
+
+    class Meta:
+        verbose_name = _("figures version")
+        verbose_name_plural = _("figures versions")
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -30,6 +30,8 @@ from tracker.permissions import role_of
 log = logging.getLogger("tracker.security")
 
 STARTED, SEEN = "tracker_session_started", "tracker_session_seen"
+# Set once the session's user is known to have no two-factor device: saves a query on every page.
+NO_SECOND_FACTOR = "tracker_no_second_factor"
 # Writing the session on every request would cost a database write each time; once a minute is precise enough.
 SEEN_RESOLUTION = 60
 
@@ -93,7 +95,7 @@ class TwoFactorMiddleware:
     def __call__(self, request):
         user = request.user
         if user.is_authenticated and not user.is_verified() and not request.path.startswith(self.OPEN_PATHS):
-            if has_two_factor(user):
+            if not request.session.get(NO_SECOND_FACTOR) and has_two_factor(user):
                 return redirect(f"{reverse('two-factor-verify')}?next={request.get_full_path()}")
             if two_factor_required(user):
                 messages.info(request, _("Your role requires two-factor sign-in. Set it up to continue."))
@@ -107,7 +109,9 @@ class TwoFactorMiddleware:
 @receiver(user_logged_in)
 def _logged_in(sender, request, user, **kwargs):
     if request is not None:
-        request.session[STARTED] = time.time()
+        request.session[STARTED] = request.session[SEEN] = time.time()
+        # Asked once here rather than on every page (a device added later is asked for at the next sign-in).
+        request.session[NO_SECOND_FACTOR] = not has_two_factor(user)
     log.info("login user=%s address=%s", user.get_username(), client_address(request) if request else "-")
 
 

@@ -33,7 +33,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export.views import ExportMixin
 
-from tracker import actions, permissions, report_browser, report_files, reports, security
+from tracker import actions, figures, permissions, report_browser, report_files, reports, security
 from tracker.celery import app as celery_app
 from tracker.choices import Country, PeriodState, ReportState, ReviewState, Visibility
 from tracker.filters import InitiativeFilter, PublicInitiativeFilter
@@ -114,7 +114,7 @@ def home(request):
         .select_related("initiative", "agency", "author", "reviewed_by")
         .order_by("-updated_at")[:15]
     )
-    dashboard = reports.localized(reports.build_snapshot(period), translation.get_language()) if period else None
+    dashboard = figures.dashboard(period, translation.get_language()) if period else None
     return render(
         request,
         "tracker/home_secretariat.html",
@@ -761,3 +761,11 @@ def server_error(request):
         response["Retry-After"] = "10"
         return response
     return HttpResponse(render_to_string("500.html"), status=500)
+
+
+# --- Benchmark baseline (only with BENCHMARK_BASELINE; scripts/bench_web.py) ----------------------------------------
+
+
+def benchmark_baseline(request):
+    """A constant answer through the same middleware: what the benchmark compares each page with."""
+    return HttpResponse(b"ok", content_type="text/plain")
