@@ -300,8 +300,9 @@ def test_review_queue(client, personas, period, updates, django_assert_num_queri
     for count in (N, 5 * N):
         # 1-3. session, user, profile
         # 4. sec_mx's agency (reviewable_updates: the queue of Mexico's agencies)
-        # 5. the submitted updates, with initiative, agency, period and author
-        with django_assert_num_queries(5):
+        # 5. their count (the queue is paginated)
+        # 6. the page of submitted updates, with initiative, agency, period and author
+        with django_assert_num_queries(6):
             response = client.get(reverse("tracker:review"))
         assert len(response.context["queue"]) == count
         updates.add(4 * N, "submitted")
@@ -358,7 +359,7 @@ def overdue_period(period):
     )
 
 
-@pytest.mark.parametrize(("persona", "expected"), [("sec_mx", 17), ("admin", 16)])
+@pytest.mark.parametrize(("persona", "expected"), [("sec_mx", 18), ("admin", 17)])
 def test_home_of_a_secretariat(
     client, personas, period, overdue_period, updates, persona, expected, django_assert_num_queries
 ):
@@ -371,19 +372,20 @@ def test_home_of_a_secretariat(
         # 5. sec_mx's agency (reviewable_updates); not for the admin, who has none
         # 6-7. the open periods already due, in Mexico and in Korea (Initiative.objects.overdue builds a
         #      condition per period, reading them when the queryset is built)
-        # 8. the review queue, with initiative, agency, period and author
-        # 9. the first 50 overdue initiatives, with each side's lead annotated
-        # 10. the 15 most recent updates, with initiative, agency, author and reviewer
-        # 11. the figures' version (tracker.figures): new updates were added, so the cached figures are stale
-        # 12-16. the dashboard's figures for the open period (tracker.reports.build_snapshot): the initiatives
+        # 8. the size of the review queue
+        # 9. its first ten updates, with initiative, agency, period and author
+        # 10. the first 50 overdue initiatives, with each side's lead annotated
+        # 11. the 15 most recent updates, with initiative, agency, author and reviewer
+        # 12. the figures' version (tracker.figures): new updates were added, so the cached figures are stale
+        # 13-17. the dashboard's figures for the open period (tracker.reports.build_snapshot): the initiatives
         #        with their meeting, the meetings in order, the lead ownerships, the current statuses, the
         #        period's submitted updates
-        # 17. the average accepted progress per period and side
+        # 18. the average accepted progress per period and side
         with django_assert_num_queries(expected):
             response = client.get(reverse("tracker:home"))
         with django_assert_num_queries(expected - 5):  # nothing changed since: the figures come from the cache
             client.get(reverse("tracker:home"))
-        assert len(response.context["queue"]) == count
+        assert len(response.context["queue"]) == min(count, 10) and response.context["queue_size"] == count
         assert len(response.context["overdue"]) == 50
         assert len(response.context["recent"]) == min(2 * count, 15)
         updates.add(4 * N, "submitted")

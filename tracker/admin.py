@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.choices import Country, InitiativeKind, OwnershipRole, ReminderState
+from tracker.forms import ReportingPeriodForm
 from tracker.models import (
     Agency,
     Evidence,
@@ -346,6 +347,7 @@ class TrackerUserAdmin(UserAdmin, AuditedAdmin):
 
 @admin.register(ReportingPeriod)
 class ReportingPeriodAdmin(AuditedAdmin):
+    form = ReportingPeriodForm  # the same checks as the secretariat's page: dates in order and in range
     list_display = ["name", "start", "end", "due_date", "state"]
     list_filter = ["state"]
 

@@ -12,8 +12,20 @@ from tracker.models import Agency, CurrentStatus, Initiative, Mechanism, Ownersh
 NO_REPORT = "none"
 
 
+class SearchField(forms.CharField):
+    """The search text without NUL characters: no one types them (only an edited address carries them), and the
+    initiative list has no room for an error under the search box, so they are dropped instead of refused."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\x00", "")
+
+
+class SearchFilter(django_filters.CharFilter):
+    field_class = SearchField
+
+
 class InitiativeFilter(django_filters.FilterSet):
-    q = django_filters.CharFilter(
+    q = SearchFilter(
         label=pgettext_lazy("the filter's text box", "Search"),
         method="filter_text",
         widget=forms.TextInput(attrs={"type": "search"}),

@@ -7,12 +7,12 @@ from pathlib import PurePath
 
 import filetype
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator, URLValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from tracker.choices import Status
-from tracker.models import Profile, ProgressReport, ReportingPeriod, StatusUpdate
+from tracker.models import Evidence, Profile, ProgressReport, ReportingPeriod, StatusUpdate
 
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
 MAX_FILES_PER_UPDATE = 10
@@ -120,6 +120,8 @@ class StatusUpdateForm(forms.ModelForm):
                     _("“%(link)s” is not a web address. Give each link in full, starting with https://.")
                     % {"link": link[:100]}
                 ) from None
+            # The database keeps links of up to 500 characters; Django's URL check allows 2,048.
+            MaxLengthValidator(Evidence._meta.get_field("url").max_length)(link)
         return links
 
     def clean_evidence_files(self) -> list[tuple]:

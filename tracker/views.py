@@ -82,6 +82,10 @@ def _open_period() -> ReportingPeriod | None:
 # --- Home --------------------------------------------------------------------------------------------
 
 
+REVIEW_PAGE_SIZE = 50  # the review queue's page; the home page shows its first HOME_QUEUE_SIZE
+HOME_QUEUE_SIZE = 10
+
+
 @tracker_user_required
 def home(request):
     """An official's initiatives and what is due; the secretariat's queue, what is late and what happened."""
@@ -105,8 +109,10 @@ def home(request):
     queue = (
         permissions.reviewable_updates(request.user)
         .select_related("initiative", "agency", "period", "author")
-        .order_by("submitted_at")
+        .order_by("submitted_at", "pk")
     )
+    queue_size = queue.count()
+    queue = queue[:HOME_QUEUE_SIZE]
     overdue = with_sides(Initiative.objects.overdue()).order_by("position")[:50]
     recent = (
         permissions.visible_updates(request.user)
@@ -121,6 +127,7 @@ def home(request):
         {
             "period": period,
             "queue": queue,
+            "queue_size": queue_size,
             "overdue": overdue,
             "recent": recent,
             "content": dashboard,
@@ -376,9 +383,10 @@ def review_queue(request):
     queue = (
         permissions.reviewable_updates(request.user)
         .select_related("initiative", "agency", "period", "author")
-        .order_by("submitted_at")
+        .order_by("submitted_at", "pk")
     )
-    return render(request, "tracker/review_queue.html", {"queue": queue})
+    page = Paginator(queue, REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "tracker/review_queue.html", {"queue": page.object_list, "page": page})
 
 
 @tracker_user_required
