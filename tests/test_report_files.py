@@ -361,3 +361,14 @@ def test_a_frozen_reports_pdf_is_built_once_per_language_and_served_from_then_on
     assert builds == ["en", "es"], "another language is another file"
     assert spanish != english
     assert draft[0].startswith(b"%PDF-")
+
+
+def test_a_title_with_characters_excel_forbids_in_sheet_names_still_downloads(client, personas, period):
+    from openpyxl import load_workbook
+
+    report = make_report(period, personas, title="Progress report: 2026 Q4 [draft] / SE*KR?")
+    client.force_login(personas.sec_mx)
+    response = download(client, report, "xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(body_of(response)), read_only=True).active
+    assert sheet.title == "Progress report  2026 Q4  draft"

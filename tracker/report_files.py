@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def xlsx_bytes(snapshot: dict, title: str) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31] or "Report")
+    # A sheet name has at most 31 characters and none of : \ / ? * [ ] (Excel's rules, which openpyxl enforces).
+    sheet = workbook.create_sheet(title=re.sub(r"[:\\/?*\[\]]", " ", title)[:31].strip() or "Report")
     for row in reports.table_rows(snapshot):
         sheet.append(row)
     buffer = io.BytesIO()
