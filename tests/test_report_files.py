@@ -372,3 +372,32 @@ def test_a_title_with_characters_excel_forbids_in_sheet_names_still_downloads(cl
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(body_of(response)), read_only=True).active
     assert sheet.title == "Progress report  2026 Q4  draft"
+
+
+def test_freezing_a_report_has_its_files_built_in_every_language_before_anyone_asks(
+    client, personas, period, monkeypatch, tmp_path
+):
+    from tracker import report_pdf, tasks
+
+    report = make_report(period, personas)
+    queued = []
+    monkeypatch.setattr(tasks, "kick_report_files", queued.append)
+    client.force_login(personas.sec_kr)
+    client.post(reverse("tracker:progress-report-state", args=[report.pk]), {"action": "freeze"})
+    assert queued == [report.pk]
+
+    tasks.build_report_files(report.pk)  # what the worker runs
+    built = list((tmp_path / "report-cache").iterdir())
+    assert len(built) == 3 * 3  # PDF, XLSX and CSV in English, Spanish and Korean
+
+    def no_rendering(*args, **kwargs):
+        raise AssertionError("a frozen report's file was built again at download time")
+
+    monkeypatch.setattr(report_pdf, "render_pdf", no_rendering)
+    for language in ("ko", "es", "en"):
+        client.post(reverse("set_language"), {"language": language, "next": "/"})
+        response = download(client, report, "pdf")
+        assert body_of(response).startswith(b"%PDF-")
+    # One file serves every reader: its times are in UTC, named so.
+    for pdf in (path for path in built if path.suffix == ".pdf"):
+        assert " UTC" in pdf_text(pdf.read_bytes(), tmp_path), pdf.name

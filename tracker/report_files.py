@@ -1,14 +1,17 @@
 """A progress report as files people download: CSV and XLSX (one row per initiative and side), and PDF.
 
-A frozen or published report never changes, so each file is built once per language and time zone (the PDF
-shows the build time in the reader's zone) and kept under REPORT_CACHE_DIR: a PDF of the whole catalog costs
-seconds of CPU, and the public page lets anyone ask for one. A draft's files are built on every download, from
-the live figures. The cache is derived data: deleting the folder only costs the next download its build time.
+A frozen or published report never changes, so each file is built once per language and kept under
+REPORT_CACHE_DIR: a PDF of the whole catalog costs seconds of CPU (scripts/bench_reports.py), and the public page
+lets anyone ask for one. Freezing a report asks a worker to build its files in every language at once
+(`prebuild`), so that downloads find them ready. Its times are printed in UTC, named, so that one file serves
+readers in every zone. A draft's files are built on every download, from the live figures. The cache is derived
+data: deleting the folder only costs the next download its build time.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 import os
@@ -18,7 +21,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import slugify
 
 from tracker import reports
@@ -68,8 +71,7 @@ def build(report, fmt: str, *, language: str) -> bytes:
 
 def cached_path(report, fmt: str, *, language: str) -> Path:
     """Where the built file of a frozen report is kept: named by everything that shapes its bytes."""
-    zone = timezone.get_current_timezone_name()
-    shape = "|".join([report.title, report.frozen_at.isoformat(), language, zone, fmt])
+    shape = "|".join([report.title, report.frozen_at.isoformat(), language, fmt])
     digest = hashlib.sha256(shape.encode()).hexdigest()[:16]
     return Path(settings.REPORT_CACHE_DIR) / f"report-{report.pk}-{digest}.{fmt}"
 
@@ -77,7 +79,8 @@ def cached_path(report, fmt: str, *, language: str) -> Path:
 def _build_cached(report, fmt: str, *, language: str) -> Path:
     path = cached_path(report, fmt, language=language)
     if not path.exists():
-        body = build(report, fmt, language=language)
+        with timezone.override(datetime.UTC):
+            body = build(report, fmt, language=language)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written aside and renamed, so a reader never sees half a file, and two builds at once both succeed.
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
@@ -85,6 +88,19 @@ def _build_cached(report, fmt: str, *, language: str) -> Path:
             out.write(body)
         os.replace(temporary, path)
     return path
+
+
+def prebuild(report_id: int) -> None:
+    """Build a frozen report's files in every language, ahead of the first download; safe to run twice."""
+    from tracker.models import ProgressReport
+
+    report = ProgressReport.objects.filter(pk=report_id, frozen_at__isnull=False).first()
+    if report is None:
+        return
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            for fmt in CONTENT_TYPES:
+                _build_cached(report, fmt, language=language)
 
 
 def download(report, fmt: str, *, language: str) -> HttpResponse:

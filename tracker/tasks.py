@@ -32,3 +32,19 @@ def kick_delivery() -> None:
         deliver_reminders.apply_async(retry=False)
     except Exception as error:
         logger.warning("Could not reach the broker (%s); the next sweep will send the email.", error)
+
+
+@shared_task(ignore_result=True)
+def build_report_files(report_id: int) -> None:
+    """Build a frozen report's files in every language ahead of the first download (a PDF takes seconds)."""
+    from tracker import report_files
+
+    report_files.prebuild(report_id)
+
+
+def kick_report_files(report_id: int) -> None:
+    """Ask a worker to build a frozen report's files; if the broker is down, the first download builds them."""
+    try:
+        build_report_files.apply_async((report_id,), retry=False)
+    except Exception as error:
+        logger.warning("Could not reach the broker (%s); the report's files will be built when first asked for.", error)

@@ -33,7 +33,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export.views import ExportMixin
 
-from tracker import actions, figures, permissions, report_browser, report_files, reports, security
+from tracker import actions, figures, permissions, report_browser, report_files, reports, security, tasks
 from tracker.celery import app as celery_app
 from tracker.choices import Country, PeriodState, ReportState, ReviewState, Visibility
 from tracker.filters import InitiativeFilter, PublicInitiativeFilter
@@ -523,6 +523,7 @@ def progress_report_state(request, pk):
     try:
         if request.POST.get("action") == "freeze":
             reports.freeze_report(report, user=request.user)
+            tasks.kick_report_files(report.pk)  # the files in every language, ready before anyone asks
             messages.success(request, _("Frozen: this report will not change any more."))
         elif request.POST.get("action") == "publish":
             reports.publish_report(report, user=request.user)
