@@ -154,6 +154,7 @@ def test_a_frozen_report_is_unchanged_by_later_edits_and_accepted_updates(
 # --- (b) The PDF holds the whole catalog -------------------------------------------------------------------
 
 
+@pytest.mark.once
 def test_b_the_pdf_lists_every_initiative_on_a4_pages_numbered_n_of_m(personas, period, tmp_path):
     report = make_report(period, personas)
     snapshot = reports.content(report)
@@ -195,6 +196,7 @@ def small_snapshot(report, count=6) -> dict:
     return snapshot
 
 
+@pytest.mark.once
 def test_c_a_korean_pdf_shows_korean_text_in_an_embedded_cjk_font(personas, period, tmp_path):
     need_korean_font()
     report = make_report(period, personas, title="한국·멕시코 21세기 위원회 이행 보고서")
@@ -222,6 +224,7 @@ def test_c_a_korean_pdf_shows_korean_text_in_an_embedded_cjk_font(personas, peri
     assert all(f["embedded"] and f["unicode"] for f in fonts), fonts
 
 
+@pytest.mark.once
 def test_c_a_spanish_pdf_renders_accented_letters(personas, period, tmp_path):
     report = make_report(period, personas, title="Informe de avance: cooperación en ciencia y tecnología")
     snapshot = small_snapshot(report)
@@ -330,6 +333,7 @@ def test_the_pdf_renderer_fetches_only_its_own_static_files():
 # --- A frozen report's files are built once --------------------------------------------------------------------
 
 
+@pytest.mark.once
 def test_a_frozen_reports_pdf_is_built_once_per_language_and_served_from_then_on(client, personas, period, monkeypatch):
     from tracker import report_pdf
 
@@ -374,6 +378,7 @@ def test_a_title_with_characters_excel_forbids_in_sheet_names_still_downloads(cl
     assert sheet.title == "Progress report  2026 Q4  draft"
 
 
+@pytest.mark.once
 def test_freezing_a_report_has_its_files_built_in_every_language_before_anyone_asks(
     client, personas, period, monkeypatch, tmp_path
 ):

@@ -264,6 +264,7 @@ def test_every_page_carries_a_content_security_policy_without_inline_code(client
     assert not offending, offending
 
 
+@pytest.mark.once
 def test_the_production_settings_pass_djangos_deployment_checks():
     env = {
         **os.environ,

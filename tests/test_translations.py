@@ -26,7 +26,7 @@ from django.urls import reverse
 from tests.test_permissions import MATRIX, OK, PERSONAS, client_for, media, url_of, user_of, world  # noqa: F401
 from tracker.models import Initiative, Profile
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.once]  # the catalogs and templates: one database is enough
 
 LANGUAGES = ("es", "ko")
 LOCALE_DIR = Path(settings.BASE_DIR) / "locale"

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_review_loop import log_in, log_out, messages
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]
 
 
 def test_build_freeze_publish_and_the_public_sees_it(page: Page, personas, period, tmp_path):

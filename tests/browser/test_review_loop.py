@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.once]
 
 PHONE = {"width": 390, "height": 844}
 
