@@ -266,3 +266,5 @@ LOGGING = {
 
 # seed_demo creates accounts with a known password: never on a production installation.
 DEMO_DATA_ALLOWED = env.bool("DEMO_DATA_ALLOWED", default=DEBUG)
+# A constant page at /bench/baseline/ that scripts/bench_web.py compares each page with: never in production.
+BENCHMARK_BASELINE = env.bool("BENCHMARK_BASELINE", default=False)

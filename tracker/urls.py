@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -48,3 +49,7 @@ urlpatterns = [
 
 # A database that is briefly unreachable gets a 503 that says so (tracker.views.server_error).
 handler500 = "tracker.views.server_error"
+
+# A constant page through the same middleware, for scripts/bench_web.py; off unless BENCHMARK_BASELINE.
+if settings.BENCHMARK_BASELINE:
+    urlpatterns.append(path("bench/baseline/", views.benchmark_baseline, name="bench-baseline"))
