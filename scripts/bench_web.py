@@ -279,6 +279,39 @@ class Gunicorn:
         self.log.close()
 
 
+def cpu_ticks(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    return 0
+
+
+def wait_idle(server, database: str, timeout: float = 300) -> float:
+    """Wait until no worker is still busy with a request wrk gave up on (wrk stops on time; a worker finishes what
+    it started): no query running on the database but this process's, and the workers' CPU time standing still
+    for a second. Returns the seconds waited."""
+    from django.db import connection
+
+    start = time.monotonic()
+    quiet = 0
+    before = sum(cpu_ticks(pid) for pid in server.workers())
+    while time.monotonic() - start < timeout:
+        time.sleep(0.25)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()",
+                [database],
+            )
+            active = cursor.fetchone()[0]
+        now = sum(cpu_ticks(pid) for pid in server.workers())
+        quiet = quiet + 1 if not active and now - before <= 1 else 0
+        before = now
+        if quiet >= 4:
+            break
+    return time.monotonic() - start
+
+
 # --- wrk ---------------------------------------------------------------------------------------------------
 
 LUA_COMMON = r"""
@@ -1062,6 +1095,9 @@ def main(argv=None) -> int:
         for page in pages:
             cookie = cookies.get(page.who)
             lua = post_lua if page.who == "officials" else plain_lua
+            waited = wait_idle(server, connection.settings_dict["NAME"])
+            if waited > 2:
+                page.check += f" waited {waited:.0f} s for the workers to finish the previous page's requests;"
             # The warm-up: requests one after another (each one finished, so that no abandoned request still
             # occupies a worker when the measurement starts) for --warmup seconds, at least one; each is also a
             # check of the status, and the fastest is the page's latency alone, with nothing queued before it.
@@ -1095,6 +1131,7 @@ def main(argv=None) -> int:
         download_missed = False
         if not args.skip_downloads:
             try:
+                wait_idle(server, connection.settings_dict["NAME"])
                 download_missed = measure_downloads(
                     server,
                     cookies["secretariat"],
