@@ -255,6 +255,7 @@ OK = Status(200)
 NO = Status(403)  # may see it, may not do it
 NF = Status(404)  # may not see it: answered as if it did not exist
 NOGET = Status(405)  # a POST-only URL, asked with GET
+BAD = Status(400)  # a filter's value the user is not offered (with the reason)
 ONWARD = Status(302)  # nothing to do here: sent on
 LOGIN = LoginRedirect()
 ADMIN = AdminLoginRedirect()
@@ -269,7 +270,8 @@ OBJECTS = {
     "-": lambda w: ({}, ""),
     "csv export": lambda w: ({}, "?_export=csv"),
     "xlsx export": lambda w: ({}, "?_export=xlsx"),
-    "filtered+sorted": lambda w: ({}, "?theme=trade&status=none&country=MX&overdue=false&sort=-mexico"),
+    "filtered+sorted": lambda w: ({}, "?theme=trade&status=none&country=MX&overdue=false&agency=SE&sort=-mexico"),
+    "suggest KCS": lambda w: ({}, "?q=KCS"),
     "A-318": lambda w: ({"code": "A-318"}, ""),  # owned by SE (lead); has SE's accepted update
     "A-316": lambda w: ({"code": "A-316"}, ""),  # owned by SE; has SE's draft
     "A-314": lambda w: ({"code": "A-314"}, ""),  # owned by KCS only
@@ -296,6 +298,9 @@ OBJECTS = {
     "published report csv": lambda w: ({"pk": w.published_report.pk, "fmt": "csv"}, ""),
     "published report doc": lambda w: ({"pk": w.published_report.pk, "fmt": "doc"}, ""),
     "no such period": lambda w: ({"pk": 10**9}, ""),
+    "updates export": lambda w: ({}, ""),
+    "period's updates export": lambda w: ({}, f"?period={w.period.pk}&review_state=accepted"),
+    "drafts export": lambda w: ({}, "?review_state=draft"),
 }
 
 # fmt: off
@@ -306,6 +311,8 @@ MATRIX = [
     ("tracker:initiative-list",   "filtered+sorted",       LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-list",   "csv export",            LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-list",   "xlsx export",           LOGIN, OK,    OK,    OK,    OK,    OK),
+    # The agency filter's suggestions: catalog data, for whoever may read the list.
+    ("tracker:agency-suggestions", "suggest KCS",          LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-detail", "A-318",                 LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-detail", "A-316",                 LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:initiative-detail", "no such code",          LOGIN, NF,    NF,    NF,    NF,    NF),
@@ -333,6 +340,11 @@ MATRIX = [
     ("tracker:update-edit",       "kr submitted",          LOGIN, NF,    SEE,   NO,    NO,    NO),
     ("tracker:update-edit",       "sre draft",             LOGIN, NF,    NF,    NF,    NF,    NF),
     ("tracker:update-edit",       "no such update",        LOGIN, NF,    NF,    NF,    NF,    NF),
+    # The status updates as CSV: an official's own agency's (drafts included), the reviewers' all but drafts,
+    # which they are not even offered as a filter (tests/test_exports.py checks every row).
+    ("tracker:update-export",     "updates export",        LOGIN, OK,    OK,    OK,    OK,    OK),
+    ("tracker:update-export",     "period's updates export", LOGIN, OK,  OK,    OK,    OK,    OK),
+    ("tracker:update-export",     "drafts export",         LOGIN, OK,    OK,    BAD,   BAD,   BAD),
     # Private evidence: the reporting agency and the reviewers; public evidence of an accepted update: everyone.
     ("tracker:evidence-download", "draft file",            LOGIN, OK,    NF,    NF,    NF,    NF),
     ("tracker:evidence-download", "submitted file",        LOGIN, OK,    NF,    OK,    OK,    OK),
@@ -466,8 +478,14 @@ def test_matrix(world, name, obj, persona, expected):
     if response.streaming:  # a file download: read to its end, which closes the file (never call close())
         assert response["Content-Disposition"].startswith("attachment")
         body = b"".join(response.streaming_content)
-        # Evidence is the PDF uploaded; a frozen report's file is its cached CSV.
-        assert body == PDF_BYTES if name == "tracker:evidence-download" else body.startswith("\ufeffCode".encode())
+        # Evidence is the PDF uploaded; a frozen report's file is its cached CSV; the exports are made as they
+        # are sent (an XLSX is a zip file).
+        if name == "tracker:evidence-download":
+            assert body == PDF_BYTES
+        elif name == "tracker:update-export":
+            assert body.startswith("\ufeffPeriod".encode())
+        else:
+            assert body.startswith(b"PK\x03\x04" if "xlsx" in obj else "\ufeffCode".encode())
     expected.check(response, world, path)
 
 
@@ -606,6 +624,7 @@ LISTING_PAGES = [
     ("tracker:home", "-"),
     ("tracker:initiative-list", "-"),
     ("tracker:initiative-list", "csv export"),
+    ("tracker:update-export", "updates export"),
     ("tracker:initiative-detail", "A-316"),
     ("tracker:initiative-detail", "A-318"),
     ("tracker:initiative-detail", "SI-01"),
@@ -619,6 +638,8 @@ def _page(world, persona, name, obj):
     if response.status_code == 403:  # the review queue, for an official
         return ""
     assert response.status_code == 200
+    if response.streaming:  # an export, made as it is sent
+        return b"".join(response.streaming_content).decode("utf-8-sig")
     return response.content.decode()
 
 
@@ -669,7 +690,8 @@ def test_the_list_and_its_export_show_accepted_statuses_only(world, persona):
     assert "A-316" not in listed
     listed = client.get(reverse("tracker:initiative-list"), {"status": "none", "country": "MX", "q": "A-316"})
     assert "A-316" in listed.content.decode()
-    export = client.get(reverse("tracker:initiative-list"), {"_export": "csv"}).content.decode()
+    export = client.get(reverse("tracker:initiative-list"), {"_export": "csv"})
+    export = b"".join(export.streaming_content).decode("utf-8-sig")
     rows = {row["Code"]: row for row in csv.DictReader(io.StringIO(export))}
     assert len(rows) == Initiative.objects.count()
     assert rows["A-316"]["Status in Mexico"] == "" and rows["A-316"]["Progress in Mexico (%)"] == ""
@@ -764,6 +786,7 @@ TRACKER_PAGES = [
     ("tracker:home", "-"),
     ("tracker:initiative-list", "-"),
     ("tracker:initiative-list", "csv export"),
+    ("tracker:update-export", "updates export"),
     ("tracker:initiative-detail", "A-318"),
     ("tracker:update-create", "A-318"),
     ("tracker:update-detail", "accepted"),

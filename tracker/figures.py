@@ -2,25 +2,31 @@
 changes.
 
 Building them reads every initiative, lead, current status and update of the period (tens of milliseconds for
-the report's 159 initiatives, a second for 10,000). Every write that can change a figure — an update saved,
-submitted, accepted or returned, a current status, an owner, an initiative, an agency, a meeting or a period —
-gives one database row (`FiguresVersion`, through the signals below) a new random value; cached figures are
-keyed by that value (random rather than counting, so that a restored backup cannot bring back a number that
-meant other data in a running process's cache),
-by the period, by the language and by today's date in both countries (a due date ending at midnight makes
-updates overdue with no write at all). So an accepted update shows on the next dashboard, on every web process.
+the report's 159 initiatives, two seconds for 10,000). Every write that can change a figure — an update
+submitted, accepted or returned (a draft counts nowhere: saving one changes nothing), a current status, an
+owner, an initiative, an agency, a meeting or a period — gives one database row (`FiguresVersion`, through the
+signals below) a new random value; cached figures are keyed by that value (random rather than counting, so that
+a restored backup cannot bring back a number that meant other data in a running process's cache), by the
+period, by the language and by today's date in both countries (a due date ending at midnight makes updates
+overdue with no write at all). So an accepted update shows on the next dashboard, on every web process.
+
+With CACHE_URL set to Redis (production), the web processes share one copy: built once per change, not once
+in each process. The figures' HTML is kept with them. A cache that fails costs a rebuild, never the page.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Callable
 
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import translation
 
 from tracker import reports
-from tracker.choices import Country
+from tracker.choices import Country, ReviewState
 from tracker.models import (
     Agency,
     CurrentStatus,
@@ -32,6 +38,8 @@ from tracker.models import (
     StatusUpdate,
     local_today,
 )
+
+logger = logging.getLogger(__name__)
 
 COUNTED = (StatusUpdate, CurrentStatus, Ownership, Initiative, Agency, Mechanism, ReportingPeriod)
 LIFETIME = 24 * 3600  # a bound on memory, not on correctness: the key changes with anything the figures count
@@ -50,17 +58,57 @@ def bump() -> None:
 
 @receiver(post_save)
 @receiver(post_delete)
-def _figures_changed(sender, **kwargs):
-    if sender in COUNTED:
+def _figures_changed(sender, instance=None, **kwargs):
+    if sender in COUNTED and not (sender is StatusUpdate and instance.review_state == ReviewState.DRAFT):
         bump()
 
 
+# What the dashboard shows of a report's content: the counts, not the rows (10,000 initiatives would make the
+# cached value megabytes, read on every request).
+DASHBOARD_PARTS = ("by_theme", "by_meeting", "compliance", "totals")
+
+
 def dashboard(period: ReportingPeriod, language: str) -> dict:
-    """The period's figures (tracker.reports.build_snapshot) in `language`, from the cache when still current."""
+    """The open period's figures (tracker.reports.build_snapshot) and the progress over all periods
+    (tracker.reports.progress_over_periods) in `language`, from the cache when still current."""
     days = "-".join(local_today(country).isoformat() for country in Country.values)
     key = f"tracker:dashboard:{period.pk}:{version()}:{days}:{language}"
-    figures = cache.get(key)
+    figures = _cache_get(key)
     if figures is None:
-        figures = reports.localized(reports.build_snapshot(period), language)
-        cache.set(key, figures, LIFETIME)
+        content = reports.localized(reports.build_snapshot(period), language)
+        figures = {
+            "content": {part: content[part] for part in DASHBOARD_PARTS if part in content},
+            "progress": reports.progress_over_periods(),
+            "key": key,
+        }
+        _cache_set(key, figures)
     return figures
+
+
+def fragment(figures: dict, render: Callable[[], str]) -> str:
+    """The figures as HTML (`render()`), kept with them: rendering the tables of 200 agencies costs more than
+    reading the figures. The key is the figures' own, with the active language, so it changes when they do."""
+    key = f"{figures['key']}:html:{translation.get_language()}"
+    html = _cache_get(key)
+    if html is None:
+        html = render()
+        _cache_set(key, html)
+    return html
+
+
+# A cache that does not answer (Redis down) costs a rebuild, never the page.
+
+
+def _cache_get(key: str):
+    try:
+        return cache.get(key)
+    except Exception:  # noqa: BLE001 - any cache failure: build the figures instead
+        logger.warning("the cache did not answer; the dashboard's figures are built for this request", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, figures: dict) -> None:
+    try:
+        cache.set(key, figures, LIFETIME)
+    except Exception:  # noqa: BLE001
+        logger.warning("the cache did not answer; the dashboard's figures were not kept", exc_info=True)

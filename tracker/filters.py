@@ -2,12 +2,15 @@
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from tracker.choices import Country, InitiativeKind, Status, Theme
-from tracker.models import Agency, CurrentStatus, Initiative, Mechanism, Ownership
+from tracker import permissions
+from tracker.choices import Country, InitiativeKind, ReviewState, Status, Theme
+from tracker.models import Agency, CurrentStatus, Initiative, Mechanism, Ownership, ReportingPeriod, StatusUpdate
 
 NO_REPORT = "none"
 
@@ -24,6 +27,88 @@ class SearchFilter(django_filters.CharFilter):
     field_class = SearchField
 
 
+def agencies_with_initiatives():
+    return Agency.objects.filter(Exists(Ownership.objects.filter(agency=OuterRef("pk"))))
+
+
+def agency_label(agency: Agency) -> str:
+    """What the agency filter shows and accepts for an agency: its acronym, or its name where it has none."""
+    return agency.acronym or agency.display_name
+
+
+def matching_agencies(text: str, limit: int | None = None) -> list[Agency]:
+    """Agencies that own initiatives whose acronym or name (in any of the three languages) contains `text`, best
+    first: the acronym itself, then acronyms that start with it, then names that do, then the rest."""
+    text = text.strip()
+    found = agencies_with_initiatives().filter(
+        Q(acronym__icontains=text) | Q(name__icontains=text) | Q(name_es__icontains=text) | Q(name_ko__icontains=text)
+    )
+    lowered = text.lower()
+
+    def rank(agency: Agency) -> tuple:
+        acronym = agency.acronym.lower()
+        names = (agency.name, agency.name_es, agency.name_ko)
+        closeness = (
+            0
+            if acronym == lowered
+            else 1
+            if acronym.startswith(lowered)
+            else 2
+            if any(name.lower().startswith(lowered) for name in names if name)
+            else 3
+        )
+        return closeness, agency.country, agency_label(agency).lower()
+
+    found = sorted(found, key=rank)
+    return found[:limit] if limit else found
+
+
+class AgencyField(forms.CharField):
+    """An agency typed by acronym or name, with suggestions as one types (static/js/agency-suggestions.js).
+
+    A drop-down would list every agency: hundreds once a ministry tracks several reports. The box accepts an
+    acronym, a name in any of the three languages, or part of one that only one agency matches; anything
+    else is answered with what it matched, so that the user can type more. (A number is an agency's id:
+    links written before this box existed still work.)
+    """
+
+    widget = forms.TextInput(attrs={"list": "agency-suggestions", "autocomplete": "off", "spellcheck": "false"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.widget.attrs["data-suggestions"] = reverse_lazy("tracker:agency-suggestions")
+
+    def to_python(self, value):
+        text = super().to_python(value).replace("\x00", "").strip()
+        if not text:
+            return None
+        owners = agencies_with_initiatives()
+        if text.isdigit():
+            agency = owners.filter(pk=int(text)).first()
+            if agency is None:
+                raise ValidationError(_("No agency has this number."), code="unknown")
+            return agency
+        exact = Q(acronym__iexact=text) | Q(key__iexact=text)
+        exact |= Q(name__iexact=text) | Q(name_es__iexact=text) | Q(name_ko__iexact=text)
+        found = list(owners.filter(exact)[:2]) or matching_agencies(text, limit=6)
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ValidationError(
+                _("No agency with initiatives matches “%(text)s”."), code="unknown", params={"text": text}
+            )
+        names = ", ".join(agency_label(a) for a in found[:5])
+        raise ValidationError(
+            _("Several agencies match “%(text)s”: %(names)s. Type more of the name."),
+            code="ambiguous",
+            params={"text": text, "names": names + (" …" if len(found) > 5 else "")},
+        )
+
+
+class AgencyFilter(django_filters.Filter):
+    field_class = AgencyField
+
+
 class InitiativeFilter(django_filters.FilterSet):
     q = SearchFilter(
         label=pgettext_lazy("the filter's text box", "Search"),
@@ -37,8 +122,8 @@ class InitiativeFilter(django_filters.FilterSet):
         field_name="matrix_issue__mechanism",
         queryset=Mechanism.objects.all(),
     )
-    agency = django_filters.ModelChoiceFilter(
-        label=_("Agency"), queryset=Agency.objects.filter(ownerships__isnull=False).distinct(), method="filter_agency"
+    agency = AgencyFilter(
+        label=_("Agency"), method="filter_agency", help_text=_("Acronym or name; suggestions appear as you type.")
     )
     country = django_filters.ChoiceFilter(
         label=_("Side"),
@@ -109,3 +194,33 @@ class PublicInitiativeFilter(InitiativeFilter):
         super().__init__(*args, **kwargs)
         for name in ("agency", "overdue"):
             self.filters.pop(name, None)
+
+
+class StatusUpdateExportFilter(django_filters.FilterSet):
+    """The status update export's filters (tracker.exports). The rows are limited to what the user may export
+    (permissions.exportable_updates) before any filter applies; the choices are periods and catalog data."""
+
+    period = django_filters.ModelChoiceFilter(label=_("Period"), queryset=ReportingPeriod.objects.order_by("-due_date"))
+    review_state = django_filters.ChoiceFilter(label=_("Review state"), choices=ReviewState.choices)
+    country = django_filters.ChoiceFilter(label=_("Side"), field_name="agency__country", choices=Country.choices)
+    agency = AgencyFilter(
+        label=_("Agency"), field_name="agency", help_text=_("Acronym or name; suggestions appear as you type.")
+    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Status.choices)
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["period", "review_state", "country", "agency", "status"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        user = getattr(self.request, "user", None)
+        if user is not None and permissions.is_official(user):
+            # An official's file holds its own agency's updates only: there is no side or agency to choose.
+            for name in ("country", "agency"):
+                self.filters.pop(name)
+        else:
+            # Only an official sees drafts (its own agency's): nobody else is offered them.
+            self.filters["review_state"].extra["choices"] = [
+                (value, label) for value, label in ReviewState.choices if value != ReviewState.DRAFT
+            ]

@@ -220,9 +220,13 @@ class InitiativeQuerySet(models.QuerySet):
         An update is late when its period is open, the due date has ended in the agency's country, and the
         agency has neither submitted nor had accepted an update for that period.
         """
+        sides = [country] if country else Country.values
+        today = {side: local_today(side, now) for side in sides}
+        # One query for both sides: the periods due before the later of their two dates; each side keeps its own.
+        due = list(ReportingPeriod.objects.open().filter(due_date__lt=max(today.values())))
         condition = Q(pk__in=[])
-        for side in [country] if country else Country.values:
-            for period in ReportingPeriod.objects.open().filter(due_date__lt=local_today(side, now)):
+        for side in sides:
+            for period in [period for period in due if period.due_date < today[side]]:
                 done = StatusUpdate.objects.filter(
                     initiative=OuterRef("initiative"),
                     agency=OuterRef("agency"),
@@ -563,6 +567,8 @@ class StatusUpdate(models.Model):
             # The review queue and the home pages look updates up by state.
             models.Index(fields=["review_state", "submitted_at"], name="update_review_queue"),
             models.Index(fields=["agency", "period", "review_state"], name="update_agency_period"),
+            # "What happened lately" on the secretariat's home: the newest first, read from the index's end.
+            models.Index(fields=["-updated_at"], name="update_recent"),
         ]
 
     def __str__(self) -> str:

@@ -66,8 +66,11 @@ def can_use_tracker(user) -> bool:
 
 def can_report_on(user, initiative: Initiative) -> bool:
     """An official may write updates on the initiatives its agency owns (lead or supporting)."""
-    agency = agency_of(user)
-    return is_official(user) and initiative.ownerships.filter(agency=agency).exists()
+    if not is_official(user):
+        return False
+    agency_id = agency_of(user).pk
+    # all(): the initiative's few ownerships, already loaded where the page prefetched them.
+    return any(ownership.agency_id == agency_id for ownership in initiative.ownerships.all())
 
 
 def reportable_initiatives(user) -> QuerySet[Initiative]:
@@ -87,6 +90,15 @@ def visible_updates(user) -> QuerySet[StatusUpdate]:
     if is_official(user):
         visible |= Q(agency=agency)
     return StatusUpdate.objects.filter(visible)
+
+
+def exportable_updates(user) -> QuerySet[StatusUpdate]:
+    """The updates a user may download as a spreadsheet (tracker.exports): what the user may read, and for an
+    official only its own agency's (the other agencies' accepted updates are on the pages, not in its file)."""
+    updates = visible_updates(user)
+    if is_official(user):
+        return updates.filter(agency=agency_of(user))
+    return updates
 
 
 def can_view_update(user, update: StatusUpdate) -> bool:

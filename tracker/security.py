@@ -16,7 +16,8 @@ import time
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import get_user_model, logout
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.auth.views import redirect_to_login
 from django.dispatch import receiver
@@ -34,6 +35,21 @@ STARTED, SEEN = "tracker_session_started", "tracker_session_seen"
 NO_SECOND_FACTOR = "tracker_no_second_factor"
 # Writing the session on every request would cost a database write each time; once a minute is precise enough.
 SEEN_RESOLUTION = 60
+
+
+class ModelBackendWithProfile(ModelBackend):
+    """Django's ModelBackend, reading the signed-in user with their profile and agency in one query.
+
+    Every page reads the profile (language, time zone, role) and most read the agency (the header, "mine");
+    loaded with the user they cost nothing more. Authentication itself (password, inactive users) is Django's.
+    """
+
+    def get_user(self, user_id):
+        try:
+            user = get_user_model()._default_manager.select_related("profile__agency").get(pk=user_id)
+        except get_user_model().DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
 
 
 def client_address(request) -> str | None:

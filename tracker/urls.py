@@ -7,10 +7,12 @@ from tracker import views
 tracker_patterns = [
     path("", views.home, name="home"),
     path("initiatives/", views.InitiativeListView.as_view(), name="initiative-list"),
+    path("agencies/suggestions/", views.agency_suggestions, name="agency-suggestions"),
     path("initiatives/<str:code>/", views.initiative_detail, name="initiative-detail"),
     path("initiatives/<str:code>/updates/new/", views.update_create, name="update-create"),
     path("updates/<int:pk>/", views.update_detail, name="update-detail"),
     path("updates/<int:pk>/edit/", views.update_edit, name="update-edit"),
+    path("updates.csv", views.update_export, name="update-export"),
     path("evidence/<int:pk>/", views.evidence_download, name="evidence-download"),
     path("matrix/", views.matrix, name="matrix"),
     path("report/", views.report_text, name="report"),

@@ -17,26 +17,34 @@ from django.http import (
     FileResponse,
     Http404,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponsePermanentRedirect,
     HttpResponseRedirect,
     JsonResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
-from django_tables2.export.views import ExportMixin
+from django_tables2 import RequestConfig, SingleTableMixin
 
-from tracker import actions, figures, permissions, report_browser, report_files, reports, security, tasks
+from tracker import actions, exports, figures, permissions, report_browser, report_files, reports, security, tasks
 from tracker.celery import app as celery_app
 from tracker.choices import Country, PeriodState, ReportState, ReviewState, Visibility
-from tracker.filters import InitiativeFilter, PublicInitiativeFilter
+from tracker.filters import (
+    InitiativeFilter,
+    PublicInitiativeFilter,
+    StatusUpdateExportFilter,
+    agency_label,
+    matching_agencies,
+)
 from tracker.forms import (
     PreferencesForm,
     ProgressReportForm,
@@ -58,7 +66,7 @@ from tracker.models import (
     StatusUpdate,
     SweepRun,
 )
-from tracker.tables import InitiativeTable, PublicInitiativeTable, most_urgent, with_sides
+from tracker.tables import InitiativeTable, PublicInitiativeTable, SidesLoadedPerPage, most_urgent, with_sides
 
 
 def tracker_user_required(view):
@@ -120,7 +128,17 @@ def home(request):
         .select_related("initiative", "agency", "author", "reviewed_by")
         .order_by("-updated_at")[:15]
     )
-    dashboard = figures.dashboard(period, translation.get_language()) if period else None
+    dashboard, figures_html = None, ""
+    if period:
+        dashboard = figures.dashboard(period, translation.get_language())
+        figures_html = figures.fragment(
+            dashboard,
+            lambda: render_to_string(
+                "tracker/_dashboard_figures.html",
+                {**dashboard, "status_codes": reports.STATUS_ORDER, "sides": reports.SIDES},
+                request,
+            ),
+        )
     return render(
         request,
         "tracker/home_secretariat.html",
@@ -130,10 +148,8 @@ def home(request):
             "queue_size": queue_size,
             "overdue": overdue,
             "recent": recent,
-            "content": dashboard,
-            "status_codes": reports.STATUS_ORDER,
-            "progress": reports.progress_over_periods(),
-            "sides": reports.SIDES,
+            "content": dashboard["content"] if dashboard else None,
+            "figures_html": figures_html,
         },
     )
 
@@ -146,13 +162,16 @@ class PageSizePaginator(Paginator):
         super().__init__(object_list, min(max(int(per_page), 1), 100), *args, **kwargs)
 
 
-class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+class InitiativeListView(LoginRequiredMixin, SingleTableMixin, FilterView):
     table_class = InitiativeTable
     filterset_class = InitiativeFilter
     template_name = "tracker/initiative_list.html"
     # django-tables2 paginates (the view must not paginate a second time, which would count twice); the page
     # size is clamped so that ?per_page=-1 or ?per_page=100000 cannot break or overload the page.
     table_pagination = {"per_page": 25, "paginator_class": PageSizePaginator}
+    # ?_export=csv or xlsx: every row of the page's filters and sort, as a file (tracker.exports). Any other value
+    # shows the page. The parameter's name is also read by django-tables2's {% export_url %} tag.
+    export_trigger_param = "_export"
     export_formats = ("csv", "xlsx")
     export_name = "initiatives"
 
@@ -164,12 +183,21 @@ class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Filt
     def get_queryset(self):
         return with_sides(Initiative.objects.all()).order_by("position")
 
-    def render_to_response(self, context, **kwargs):
-        # django-tables2 exports any format tablib names (?_export=ods, xls, yaml...), some of which need libraries
-        # this server lacks: only the formats the page offers are exported; any other value shows the page.
-        if self.request.GET.get(self.export_trigger_param) not in self.export_formats:
-            return super(ExportMixin, self).render_to_response(context, **kwargs)
-        return super().render_to_response(context, **kwargs)
+    def get_table_data(self):
+        return SidesLoadedPerPage(super().get_table_data())
+
+    def get(self, request, *args, **kwargs):
+        export_format = request.GET.get(self.export_trigger_param)
+        if export_format not in self.export_formats:
+            return super().get(request, *args, **kwargs)
+        # The rows FilterView.get would list, sorted as the table is, without a page (so without a COUNT).
+        filterset = self.get_filterset(self.get_filterset_class())
+        if not filterset.is_bound or filterset.is_valid() or not self.get_strict():
+            rows = filterset.qs
+        else:
+            rows = filterset.queryset.none()
+        table = RequestConfig(request, paginate=False).configure(self.get_table_class()(data=rows))
+        return exports.table_download(table, export_format, filename=f"{self.export_name}.{export_format}")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -181,11 +209,28 @@ class InitiativeListView(LoginRequiredMixin, ExportMixin, SingleTableMixin, Filt
 
 
 @tracker_user_required
+@require_GET
+def agency_suggestions(request):
+    """Suggestions for the initiative list's agency box, as the user types: at most 20, best first."""
+    text = request.GET.get("q", "").replace("\x00", "").strip()[:100]
+    agencies = matching_agencies(text, limit=20) if text else []
+    suggestions = [
+        {"value": agency_label(agency), "label": f"{agency.display_name} · {agency.get_country_display()}"}
+        for agency in agencies
+    ]
+    return JsonResponse({"suggestions": suggestions})
+
+
+@tracker_user_required
 def initiative_detail(request, code):
+    owners = Ownership.objects.select_related("agency__parent", "matrix_issue").order_by("role", "pk")
     initiative = get_object_or_404(
-        Initiative.objects.select_related("parent", "matrix_issue__mechanism", "report"), code=code
+        Initiative.objects.select_related("parent", "matrix_issue__mechanism", "report").prefetch_related(
+            Prefetch("ownerships", queryset=owners)
+        ),
+        code=code,
     )
-    ownerships = list(initiative.ownerships.select_related("agency__parent", "matrix_issue").order_by("role", "pk"))
+    ownerships = list(initiative.ownerships.all())
     current = {c.country: c for c in CurrentStatus.objects.filter(initiative=initiative).select_related("update")}
     accepted = (
         initiative.updates.filter(review_state=ReviewState.ACCEPTED)
@@ -390,6 +435,24 @@ def review_queue(request):
 
 
 @tracker_user_required
+@require_GET
+def update_export(request):
+    """The status updates the user may export, filtered, as a CSV streamed a row at a time (tracker.exports)."""
+    filterset = StatusUpdateExportFilter(
+        request.GET or None, queryset=permissions.exportable_updates(request.user), request=request
+    )
+    if filterset.is_bound and not filterset.is_valid():
+        if permissions.can_manage_reports(request.user):
+            # Back to the form on the reports page, which shows what was typed and what is wrong with it.
+            messages.error(request, _("The spreadsheet was not made: check the filters below."))
+            return redirect(f"{reverse('tracker:reports')}?{request.GET.urlencode()}#update-export-heading")
+        return HttpResponseBadRequest(filterset.form.errors.as_text(), content_type="text/plain; charset=utf-8")
+    period = filterset.form.cleaned_data.get("period") if filterset.is_bound else None
+    name = f"status-updates-{slugify(period.name)}" if period else "status-updates"
+    return exports.status_updates_csv(filterset.qs, filename=f"{name}.csv")
+
+
+@tracker_user_required
 @require_http_methods(["GET", "POST"])
 def review_update(request, pk):
     update = _visible_update_or_404(request.user, pk)
@@ -438,6 +501,9 @@ class PublicInitiativeListView(SingleTableMixin, FilterView):
 
     def get_queryset(self):
         return with_sides(Initiative.objects.filter(visibility=Visibility.PUBLIC)).order_by("position")
+
+    def get_table_data(self):
+        return SidesLoadedPerPage(super().get_table_data())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -118,3 +118,19 @@ def minutes(value) -> int:
     if not value:
         return 0
     return -(-int(value.total_seconds()) // 60)
+
+
+@register.inclusion_tag("tracker/_update_export.html", takes_context=True)
+def update_export_form(context) -> dict:
+    """The status update export's filters (tracker.filters.StatusUpdateExportFilter) as a form whose answer is the
+    CSV download, for the pages where people prepare reports. The filters the user may not use are left out."""
+    from tracker.filters import StatusUpdateExportFilter
+    from tracker.models import StatusUpdate
+
+    request = context["request"]
+    # Bound to the query string when the export sent the user back here with filters it could not use.
+    filterset = StatusUpdateExportFilter(request.GET or None, queryset=StatusUpdate.objects.none(), request=request)
+    filterset.form.auto_id = "update-export-%s"  # the page may have a form with a "period" field of its own
+    if filterset.is_bound:
+        filterset.form.is_valid()  # the errors, shown under each field
+    return {"form": filterset.form, "time_zone": timezone.get_current_timezone_name()}
