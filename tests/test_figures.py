@@ -79,3 +79,31 @@ def test_the_dashboard_works_when_the_cache_does_not_answer(client, personas, pe
     client.force_login(personas.sec_mx)
     actions.accept_update(make_update(personas.alice, "A-318"), user=personas.sec_mx)
     assert on_track_in_mexico(client) == 1
+
+
+def test_a_kept_list_page_shows_an_accepted_update_at_once(client, personas, period, make_update):
+    """The initiative list's table is kept between requests (views.TableKeptMixin), never past a change."""
+    from tracker import actions
+
+    client.force_login(personas.sec_mx)
+    path = reverse("tracker:initiative-list") + "?q=A-318"
+
+    def mexico_status() -> str:
+        html = client.get(path).context["table_html"]
+        return html.split('data-label="Mexico"')[1].split("</td>")[0]
+
+    assert "No accepted report yet" in mexico_status()
+    assert "No accepted report yet" in mexico_status()  # kept
+    update = make_update(personas.alice, "A-318")
+    assert "No accepted report yet" in mexico_status()  # submitted, not accepted: the list shows accepted only
+    actions.accept_update(update, user=personas.sec_mx)
+    assert "On track" in mexico_status()
+
+
+def test_a_kept_list_page_follows_the_readers_language(client, personas, period):
+    client.force_login(personas.sec_mx)
+    path = reverse("tracker:initiative-list") + "?q=A-318"
+    assert "No accepted report yet" in client.get(path).context["table_html"]
+    personas.sec_mx.profile.language = "es"
+    personas.sec_mx.profile.save()
+    assert "No accepted report yet" not in client.get(path).context["table_html"]

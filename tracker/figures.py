@@ -16,6 +16,7 @@ in each process. The figures' HTML is kept with them. A cache that fails costs a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -83,6 +84,19 @@ def dashboard(period: ReportingPeriod, language: str) -> dict:
         }
         _cache_set(key, figures)
     return figures
+
+
+def kept(name: str, variant: str, build: Callable[[], object]):
+    """`build()`, kept under the version: for what shows only the counted data (the initiative lists' tables),
+    by `variant` (what else decides it: the query string, the language) and today's dates."""
+    days = "-".join(local_today(country).isoformat() for country in Country.values)
+    # Hashed: a query string is user input (spaces, any character, any length), a key is not.
+    key = f"tracker:{name}:{version()}:{days}:{hashlib.sha256(variant.encode()).hexdigest()}"
+    value = _cache_get(key)
+    if value is None:
+        value = build()
+        _cache_set(key, value)
+    return value
 
 
 def fragment(figures: dict, render: Callable[[], str]) -> str:

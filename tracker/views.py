@@ -162,7 +162,35 @@ class PageSizePaginator(Paginator):
         super().__init__(object_list, min(max(int(per_page), 1), 100), *args, **kwargs)
 
 
-class InitiativeListView(LoginRequiredMixin, SingleTableMixin, FilterView):
+class TableKeptMixin:
+    """The list's table (rows, headers, pagination) and its count, rendered once and kept under the figures'
+    version (tracker.figures.kept) for this query string and language: the table shows nothing but the counted
+    data (initiatives, owners, agencies, current statuses, periods, submitted updates), the same to every reader,
+    and any write to it changes the version. A repeated page then costs no COUNT, no rows and no rendering of
+    them. Its context has `table_html` and `table_count` (and `table` when it was built)."""
+
+    def get_context_data(self, **kwargs):
+        built = {}
+
+        def build():
+            context = super(TableKeptMixin, self).get_context_data(**kwargs)
+            built["context"] = context
+            table = context["table"]
+            return {"html": table.as_html(self.request), "count": table.paginator.count}
+
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.request.GET.lists()))
+        variant = f"{self.request.path}:{translation.get_language()}:{query}"
+        kept = figures.kept("table", variant, build)
+        if "context" in built:
+            context = built["context"]
+        else:
+            # The filters without the table: FilterView's own context (SingleTableMixin's would build the table).
+            context = super(SingleTableMixin, self).get_context_data(**kwargs)
+        context.update(table_html=kept["html"], table_count=kept["count"])
+        return context
+
+
+class InitiativeListView(LoginRequiredMixin, TableKeptMixin, SingleTableMixin, FilterView):
     table_class = InitiativeTable
     filterset_class = InitiativeFilter
     template_name = "tracker/initiative_list.html"
@@ -493,7 +521,7 @@ def review_update(request, pk):
 # private evidence, or the name or address of a person.
 
 
-class PublicInitiativeListView(SingleTableMixin, FilterView):
+class PublicInitiativeListView(TableKeptMixin, SingleTableMixin, FilterView):
     table_class = PublicInitiativeTable
     filterset_class = PublicInitiativeFilter
     template_name = "tracker/public_list.html"
