@@ -1,15 +1,19 @@
 """Who gets which reminder when, in which zone and language — with the clock frozen."""
 
 import datetime
+import email.policy
+import re
+from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
 
 from tests.conftest import make_person
 from tracker import reminders
-from tracker.models import Initiative, Reminder, ReminderRule, ReportingPeriod, StatusUpdate
+from tracker.models import Initiative, Reminder, ReminderRule, ReportingPeriod, StatusUpdate, SweepRun
 
 pytestmark = pytest.mark.django_db
 
@@ -295,3 +299,106 @@ def test_an_unreachable_mail_server_stops_the_sweep_without_using_up_attempts(pe
 class UnreachableBackend(RefusingBackend):
     def open(self):
         raise ConnectionRefusedError(111, "Connection refused")
+
+
+class Meanwhile(LocmemBackend):
+    """A mail server that, once it has accepted the `at`-th email and before the sender hears so, lets
+    `action` happen: another sender at work, or the clock running on while the reply is slow to come."""
+
+    def __init__(self, at, action):
+        super().__init__()
+        self.at, self.action, self.count = at, action, 0
+
+    def send_messages(self, messages):
+        sent = super().send_messages(messages)
+        self.count += 1
+        if self.count == self.at:
+            self.action()
+        return sent
+
+
+def test_a_burst_is_shared_by_several_senders_and_each_email_leaves_once(people, period, monkeypatch):
+    asked = []
+    # A sweep with less than a batch due delivers it alone.
+    sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL))
+    reminders.sweep(datetime.datetime(2026, 11, 27, 9, 0, tzinfo=SEOUL), fan_out=asked.append)
+    assert asked == []
+
+    monkeypatch.setattr(reminders, "BATCH", 5)  # a burst of several batches
+    moment = datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO)
+    earlier = list(Reminder.objects.values_list("pk", flat=True))
+    helped = []
+
+    def helper():  # another worker process, asked by the sweep, delivering while the sweep's 2nd email is in flight
+        helped.append(reminders.deliver(moment, sweep_run=asked[-1]))
+
+    mail.outbox = []
+    result = reminders.sweep(moment, connection=Meanwhile(at=2, action=helper), fan_out=asked.append)
+
+    run = SweepRun.objects.latest("started_at")
+    assert asked == [run.pk]
+    assert result.sent and helped[0].sent  # both delivered part of the burst
+    keys = Counter(m.extra_headers["X-Tracker-Reminder"] for m in mail.outbox)
+    rows = Reminder.objects.exclude(pk__in=earlier)
+    assert set(keys) == set(rows.values_list("key", flat=True))  # every due reminder, each once
+    assert set(keys.values()) == {1}
+    assert set(rows.values_list("state", flat=True)) == {"sent"}
+    assert (run.recorded, run.sent, run.failed) == (rows.count(), len(mail.outbox), 0)  # the helper's count too
+    assert run.finished_at is not None
+
+
+def test_a_sender_held_up_past_its_lease_leaves_the_rest_to_the_sender_that_took_over(people, period, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(reminders, "_clock", lambda: clock[0])
+    moment = datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO)
+    reminders.record_due_reminders(moment)
+
+    def stalled():
+        # The server holds its reply for longer than the lease; meanwhile the next sweep takes the claims over.
+        clock[0] += (reminders.LEASE + datetime.timedelta(minutes=1)).total_seconds()
+        Reminder.objects.filter(state="sending").update(
+            claimed_at=moment - reminders.LEASE - datetime.timedelta(minutes=1)
+        )
+        reminders.deliver(moment)
+
+    mail.outbox = []
+    reminders.deliver(moment, connection=Meanwhile(at=3, action=stalled))
+
+    message_ids = [m.extra_headers["Message-ID"] for m in mail.outbox]
+    counts = Counter(message_ids)
+    repeated = {mid for mid, n in counts.items() if n > 1}
+    # Only what the held-up sender had sent and not yet marked (its first three emails: fewer than MARK_EVERY)
+    # can arrive twice, the one in flight among them; the rest of its batch is left to the new holder.
+    assert message_ids[2] in repeated
+    assert repeated <= set(message_ids[:3])
+    assert set(counts.values()) <= {1, 2}
+    rows = Reminder.objects.all()
+    assert set(rows.values_list("state", flat=True)) == {"sent"}
+    assert set(rows.values_list("message_id", flat=True)) == set(counts)
+
+
+def test_emails_are_written_exactly_as_the_email_package_writes_them(people, period):
+    """The faster way the tracker writes its emails changes no byte of them."""
+    alice = people["alice"]
+    alice.profile.email_preference = "digest"
+    alice.profile.save()
+    messages = []
+    for moment in (  # every rung, the escalation and both digests, in Spanish, Korean and English
+        datetime.datetime(2026, 12, 8, 9, 0, tzinfo=SEOUL),
+        datetime.datetime(2026, 12, 14, 9, 0, tzinfo=SEOUL),
+        datetime.datetime(2026, 12, 14, 9, 0, tzinfo=MEXICO),
+        datetime.datetime(2026, 12, 18, 9, 0, tzinfo=SEOUL),
+    ):
+        sweep(moment)
+        messages += mail.outbox
+    kinds = {m.extra_headers["X-Tracker-Reminder"].split(":")[0] for m in messages}
+    assert {"upcoming-14", "overdue+1", "escalation+7", "daily_digest", "weekly_digest"} <= kinds
+    folded = re.compile(rb"^[\w-]+: .*\r\n[ \t]", re.MULTILINE)  # a header too long for one line
+    assert any(folded.search(m.message().as_bytes(linesep="\r\n").split(b"\r\n\r\n")[0]) for m in messages)
+    date = re.compile(rb"^Date: .*\r\n", re.MULTILINE)  # the moment of writing
+    for message in messages:
+        ours, theirs = message.message(), message.message()
+        theirs.policy = email.policy.compat32  # Django's own message, written the standard library's way
+        ours.set_boundary("boundary")
+        theirs.set_boundary("boundary")
+        assert date.sub(b"", ours.as_bytes(linesep="\r\n")) == date.sub(b"", theirs.as_bytes(linesep="\r\n"))

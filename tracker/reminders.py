@@ -14,25 +14,36 @@ The rules (DESIGN §4), all derived from the database at every sweep:
   transaction as the decision.
 
 Delivery is state-derived: a sweep records every reminder that is due under a unique key (so a reminder is
-recorded once, whatever happens), claims rows with a conditional UPDATE (so two workers never send the same
-row), sends, and marks them sent. A worker that dies mid-send leaves its rows claimed; after `LEASE` another
-sweep takes them over. Retries back off up to `MAX_BACKOFF`; after `MAX_ATTEMPTS` a row is marked failed
-with its error, for the admin to see. The guarantee is *at least once*: a crash between the SMTP server's
-acceptance and the "sent" mark sends that email again, with the same Message-ID (derived from the key),
-so the rare repeat is recognisable.
+recorded once, whatever happens), claims rows with a conditional UPDATE (so two senders never hold the same
+row), sends, and marks them sent. Any number of senders may work at once, each claiming its own batches: a
+burst (more than one batch due) is shared by the whole worker pool, the beat task's sweep asking the other
+pool processes to deliver with it, and each of those processes running SENDERS senders. A sender that dies
+mid-send leaves its rows claimed; after `LEASE` another sweep takes them over. A sender renews its claims
+every CHECKPOINT, so one held up past the lease (a mail server slow to reply) leaves the rows it lost to the
+sender that took them over. Retries back off up to `MAX_BACKOFF`; after `MAX_ATTEMPTS` a row is marked
+failed with its error, for the admin to see.
+
+The guarantee is *at least once*. A sender marks its emails sent MARK_EVERY at a time (and at every
+CHECKPOINT), with one UPDATE, not one per email: a sender that dies, or is held up past its lease, after
+the SMTP server accepted some emails and before it marked them sent, has them sent again — at most
+MARK_EVERY emails per sender, the one in flight included (so at most SENDERS x MARK_EVERY for a worker
+process killed while delivering a burst). Each repeat carries the same Message-ID as its first copy (derived
+from the key), so it is recognisable.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+import threading
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.core import mail
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -54,7 +65,10 @@ LEASE = datetime.timedelta(minutes=10)  # a claim older than this belongs to a d
 MAX_ATTEMPTS = 6
 MAX_BACKOFF = datetime.timedelta(minutes=30)  # well below Redis's one-hour visibility timeout
 LATE_AFTER = datetime.timedelta(hours=1)  # an email sent later than this after its planned time says so
-BATCH = 200
+BATCH = 200  # rows a sender claims at a time
+MARK_EVERY = 10  # emails a sender marks "sent" in one UPDATE: a sender killed mid-batch repeats at most this many
+CHECKPOINT = datetime.timedelta(seconds=1)  # a sender renews its claims (and writes its marks) at least this often
+SENDERS = 2  # senders in each process that delivers a burst: one renders while another waits for the mail server
 
 LADDER_KINDS = (ReminderKind.UPCOMING, ReminderKind.DUE, ReminderKind.OVERDUE)
 DONE_STATES = (ReviewState.SUBMITTED, ReviewState.ACCEPTED)
@@ -257,10 +271,16 @@ def _claimable(now: datetime.datetime) -> Q:
     return ready | abandoned
 
 
+def _lease_start(now: datetime.datetime) -> datetime.datetime:
+    # A lease runs from the real time at least: a sweep that pretends an earlier moment (`send_reminders
+    # --now`) must not write claims that every other sender already sees as abandoned.
+    return max(now, timezone.now())
+
+
 def _claim(ids: list[int], now: datetime.datetime, token: str) -> list[Reminder]:
     """Take the rows no one else holds: a conditional UPDATE, the same on SQLite and PostgreSQL."""
     Reminder.objects.filter(pk__in=ids).filter(_claimable(now)).update(
-        state=ReminderState.SENDING, claimed_at=now, claimed_by=token, attempts=F("attempts") + 1
+        state=ReminderState.SENDING, claimed_at=_lease_start(now), claimed_by=token, attempts=F("attempts") + 1
     )
     return list(
         Reminder.objects.filter(pk__in=ids, claimed_by=token, state=ReminderState.SENDING).select_related(
@@ -302,15 +322,20 @@ def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str,
     return list(groups.items())
 
 
-def deliver(now: datetime.datetime, *, connection=None, limit: int | None = None) -> SweepResult:
-    """Claim, send and mark every reminder whose time has come."""
+def deliver(now: datetime.datetime, *, connection=None, sweep_run: int | None = None) -> SweepResult:
+    """Claim, send and mark every reminder whose time has come, one batch of rows at a time.
+
+    Any number of senders may run at once (a sweep and its helpers, a kick after a reviewer's decision):
+    each claims its own batches, so none sends a row another holds. With `sweep_run`, what this sender sent
+    and failed is added to that sweep's record.
+    """
     result = SweepResult()
     token = uuid.uuid4().hex
     outbox = _Outbox(connection or mail.get_connection())
     try:
-        while limit is None or len(result.sent) < limit:
-            # Rows this sweep claimed, sent, cancelled or rescheduled are no longer claimable, so each
-            # round sees new rows only.
+        while True:
+            # Rows this sender claimed, sent, cancelled or rescheduled are no longer claimable, and rows
+            # another sender claimed are not either, so each round sees new rows only.
             ids = list(
                 Reminder.objects.filter(_claimable(now))
                 .order_by("planned_at", "pk")
@@ -318,30 +343,159 @@ def deliver(now: datetime.datetime, *, connection=None, limit: int | None = None
             )
             if not ids:
                 break
-            claimed = _claim(ids, now, token)
+            claimed = _claim(ids, now, token)  # empty when another sender took these rows first: try the next
             claimed, arrived = _still_owed(claimed)
             if arrived:
                 Reminder.objects.filter(pk__in=[r.pk for r in arrived], claimed_by=token).update(
                     state=ReminderState.CANCELLED
                 )
                 result.cancelled += len(arrived)
-            groups = _group(claimed, now)
-            for index, (group_key, group) in enumerate(groups):
-                if not _send_group(group_key, group, now, outbox, token, result):
-                    # The mail server cannot be reached: give back what this sweep holds, untouched, to
-                    # the next sweep, instead of waiting for a timeout on every row.
-                    rest = [r.pk for _, rows in groups[index + 1 :] for r in rows]
-                    Reminder.objects.filter(pk__in=rest, claimed_by=token).update(
-                        state=ReminderState.PENDING, attempts=F("attempts") - 1, claimed_by=""
-                    )
-                    return result
+            if not _send_batch(_group(claimed, now), now, outbox, token, result):
+                break
     finally:
         outbox.close()
+    if sweep_run is not None:
+        SweepRun.objects.filter(pk=sweep_run).update(
+            sent=F("sent") + len(result.sent), failed=F("failed") + len(result.failed)
+        )
     return result
 
 
+def deliver_burst(now: datetime.datetime, *, connection=None, sweep_run: int | None = None) -> SweepResult:
+    """This process's share of a burst: SENDERS senders at once, each in a thread of its own with its own
+    database and mail server connections.
+
+    Python runs one thread's code at a time, but a sender spends much of each email waiting for the mail
+    server's replies, and another sender's rendering fills that time. With a `connection` given (a test, an
+    instrumented benchmark), one sender uses it.
+    """
+    if connection is not None:
+        return deliver(now, connection=connection, sweep_run=sweep_run)
+    results: list[SweepResult] = []
+    errors: list[Exception] = []
+
+    def sender() -> None:
+        try:
+            results.append(deliver(now, sweep_run=sweep_run))
+        except Exception as error:  # raised again below, in the task's own thread
+            errors.append(error)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    threads = [threading.Thread(target=sender, name=f"reminder-sender-{i}") for i in range(1, SENDERS)]
+    for thread in threads:
+        thread.start()
+    try:
+        results.append(deliver(now, sweep_run=sweep_run))
+    finally:
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    total = SweepResult()
+    for result in results:
+        total.sent += result.sent
+        total.failed += result.failed
+        total.cancelled += result.cancelled
+    return total
+
+
+def _send_batch(groups, now, outbox, token, result) -> bool:
+    """Send one email per group; False when the mail server cannot be reached."""
+    batch = _Batch(token, now, [r.pk for _, rows in groups for r in rows])
+    try:
+        for index, (group_key, group) in enumerate(groups):
+            pks = [r.pk for r in group]
+            if not batch.still_held(pks):
+                continue  # taken over while this sender was held up: the new holder sends it
+            if not _send_group(group_key, group, now, outbox, batch, result):
+                # Give back what this sender holds, untouched, to the next sweep, instead of waiting for a
+                # timeout on every row.
+                rest = [r.pk for _, rows in groups[index + 1 :] for r in rows]
+                Reminder.objects.filter(pk__in=rest, claimed_by=token).update(
+                    state=ReminderState.PENDING, attempts=F("attempts") - 1, claimed_by=""
+                )
+                return False
+    finally:
+        batch.write_marks()
+    return True
+
+
+def _clock() -> float:
+    return time.monotonic()
+
+
+class _Batch:
+    """A sender's hold on the rows it claimed together: the "sent" marks it owes, and its claims' lease.
+
+    Marks are written MARK_EVERY emails at a time, and whenever the claims are renewed, instead of one
+    UPDATE per email: that is what bounds a crash's repeats (module docstring). The claims are renewed
+    when the last renewal is CHECKPOINT old. Until then no other sender can have taken them over, since
+    the lease is far longer, so a sender checks nothing before each email; a sender held up for longer
+    (a slow mail server) learns here which of its rows are gone.
+    """
+
+    def __init__(self, token: str, now: datetime.datetime, pks: list[int]):
+        self.token = token
+        self.now = now
+        self.unsent = set(pks)  # held, not yet sent or given up
+        self.lost: set[int] = set()  # taken over by another sender
+        self.marks: list[tuple[list[int], str, datetime.datetime]] = []  # (rows, Message-ID, sent at)
+        self.renewed = _clock()  # the claim itself was taken a moment ago
+
+    def still_held(self, pks: list[int]) -> bool:
+        if _clock() - self.renewed >= CHECKPOINT.total_seconds():
+            self.write_marks()
+            self.renew()
+        if self.lost.intersection(pks):
+            self.unsent.difference_update(pks)
+            return False
+        return True
+
+    def renew(self) -> None:
+        held = Reminder.objects.filter(pk__in=self.unsent, claimed_by=self.token, state=ReminderState.SENDING)
+        if held.update(claimed_at=_lease_start(self.now)) < len(self.unsent):
+            kept = set(held.values_list("pk", flat=True))
+            self.lost |= self.unsent - kept
+            self.unsent &= kept
+        self.renewed = _clock()
+
+    def sent(self, pks: list[int], message_id: str) -> None:
+        self.unsent.difference_update(pks)
+        self.marks.append((pks, message_id, timezone.now()))
+        if len(self.marks) >= MARK_EVERY:
+            self.write_marks()
+
+    def given_up(self, pks: list[int]) -> None:
+        self.unsent.difference_update(pks)
+
+    def write_marks(self) -> None:
+        """One UPDATE for every email sent since the last one; rows another sender took over meanwhile
+        are left to it."""
+        if not self.marks:
+            return
+        marks, self.marks = self.marks, []
+        rows = [(pk, message_id, at) for pks, message_id, at in marks for pk in pks]
+        # Plain SQL: building the ORM's Case(When(...)) for each row costs more than the one-row UPDATEs this
+        # replaces. CASE … WHEN is the same on SQLite and PostgreSQL.
+        database = connections[Reminder.objects.db]
+        quote, adapt = database.ops.quote_name, database.ops.adapt_datetimefield_value
+        whens = " ".join(["WHEN %s THEN %s"] * len(rows))
+        with database.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(Reminder._meta.db_table)} SET state = %s, last_error = %s,"
+                f" sent_at = CASE id {whens} END, message_id = CASE id {whens} END"
+                f" WHERE id IN ({', '.join(['%s'] * len(rows))}) AND claimed_by = %s",
+                [ReminderState.SENT.value, ""]
+                + [value for pk, _, at in rows for value in (pk, adapt(at))]
+                + [value for pk, message_id, _ in rows for value in (pk, message_id)]
+                + [pk for pk, _, _ in rows]
+                + [self.token],
+            )
+
+
 class _Outbox:
-    """One connection to the mail server for the whole sweep, opened only when there is something to send."""
+    """One connection to the mail server for the whole delivery, opened only when there is something to send."""
 
     def __init__(self, connection):
         self.connection = connection
@@ -373,25 +527,19 @@ class MailServerDown(Exception):
     pass
 
 
-def _send_group(group_key, group, now, outbox, token, result) -> bool:
+def _send_group(group_key, group, now, outbox, batch, result) -> bool:
     """Send one email for the group and record the outcome; False when the mail server is unreachable."""
     pks = [r.pk for r in group]
-    # Renew the claim before sending: a sweep slowed down past its lease must not send what another sweep
-    # has taken over in the meantime.
-    renewed = Reminder.objects.filter(pk__in=pks, claimed_by=token, state=ReminderState.SENDING).update(
-        claimed_at=max(now, timezone.now())
-    )
-    if renewed != len(pks):
-        return True
     # A digest is on time when its newest reminder is: older ones it gathers are simply still open.
     late = now - max(r.planned_at for r in group) > LATE_AFTER
     try:
         message = emails.reminder_email(group_key, group, late=late)
         outbox.send(message)
     except Exception as error:  # SMTP down, refused, timed out...: retry later, never drop
+        batch.given_up(pks)
         attempts = max(r.attempts for r in group)
         state = ReminderState.FAILED if attempts >= MAX_ATTEMPTS else ReminderState.PENDING
-        Reminder.objects.filter(pk__in=pks, claimed_by=token).update(
+        Reminder.objects.filter(pk__in=pks, claimed_by=batch.token).update(
             state=state,
             last_error=f"{error.__class__.__name__}: {error}"[:2000],
             next_attempt_at=now + backoff(attempts),
@@ -402,33 +550,39 @@ def _send_group(group_key, group, now, outbox, token, result) -> bool:
         result.failed.append(line)
         logger.warning("reminder %s", line)
         return not isinstance(error, MailServerDown)
-    Reminder.objects.filter(pk__in=pks, claimed_by=token).update(
-        state=ReminderState.SENT, sent_at=timezone.now(), message_id=message.extra_headers["Message-ID"], last_error=""
-    )
+    batch.sent(pks, message.extra_headers["Message-ID"])
     result.sent.append(f"sent {message.to[0]} {group_key}{' (late)' if late else ''}: {message.subject}")
     return True
 
 
-def sweep(now: datetime.datetime | None = None, *, dry_run: bool = False, connection=None) -> SweepResult:
+def sweep(now: datetime.datetime | None = None, *, dry_run: bool = False, connection=None, fan_out=None) -> SweepResult:
     """One reminder sweep: what the beat task and `manage.py send_reminders` run.
 
+    With `fan_out`, a burst (more than one batch due) is delivered by several processes at once:
+    `fan_out(sweep_run_id)` asks for helpers (the beat task's asks the rest of the worker pool for
+    `deliver_reminders` tasks), and this process delivers alongside them, with SENDERS senders as each of
+    them does. Without it (`manage.py send_reminders`), one sender in this process delivers everything.
     With `dry_run`, everything happens inside a transaction that is rolled back, and no email leaves.
     """
     now = now or timezone.now()
     if dry_run:
         with transaction.atomic():
-            result = _sweep(now, mail.get_connection("django.core.mail.backends.dummy.EmailBackend"))
+            result = _sweep(now, mail.get_connection("django.core.mail.backends.dummy.EmailBackend"), None)
             transaction.set_rollback(True)
         return result
-    return _sweep(now, connection)
+    return _sweep(now, connection, fan_out)
 
 
-def _sweep(now, connection) -> SweepResult:
+def _sweep(now, connection, fan_out) -> SweepResult:
     run = SweepRun.objects.create(started_at=timezone.now())
-    result = SweepResult(recorded=record_due_reminders(now))
-    delivered = deliver(now, connection=connection)
-    result.sent, result.failed, result.cancelled = delivered.sent, delivered.failed, delivered.cancelled
-    SweepRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(), recorded=result.recorded, sent=len(result.sent), failed=len(result.failed)
-    )
+    recorded = record_due_reminders(now)
+    SweepRun.objects.filter(pk=run.pk).update(recorded=recorded)
+    if fan_out is not None and len(Reminder.objects.filter(_claimable(now)).values_list("pk")[: BATCH + 1]) > BATCH:
+        fan_out(run.pk)  # a burst: the rest of the worker pool delivers with this process
+        result = deliver_burst(now, connection=connection, sweep_run=run.pk)
+    else:
+        result = deliver(now, connection=connection, sweep_run=run.pk)
+    result.recorded = recorded
+    # Finished means this process's share is done; helpers add what they sent when theirs is.
+    SweepRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
     return result

@@ -469,7 +469,10 @@ class Installation:
         return self.manage(*args).stdout
 
     # Processes
-    def start_worker(self, name: str = "worker", *, timeout: float = 45, wait: bool = True) -> Proc:
+    def start_worker(
+        self, name: str = "worker", *, processes: int | None = None, timeout: float = 45, wait: bool = True
+    ) -> Proc:
+        """A worker running one task at a time, or with `processes`, a prefork pool of that many (production)."""
         proc = self.processes.start(
             name,
             [
@@ -479,7 +482,7 @@ class Installation:
                 "-A",
                 "tracker",
                 "worker",
-                "--pool=solo",
+                *(["--pool=solo"] if processes is None else ["--pool=prefork", f"--concurrency={processes}"]),
                 "--loglevel=INFO",
                 "--without-mingle",
                 "--without-gossip",
@@ -631,8 +634,9 @@ def settle(installation, sweeps: int = 2, timeout: float = 40) -> None:
 
 
 def assert_delivered_as_guaranteed(installation, sink, expected: set[str], *, in_flight=frozenset()) -> None:
-    """Every expected email arrived; nothing else did; a repeat only of an email in flight at a crash, with
-    the Message-ID of its first copy; every reminder row is marked sent with the Message-ID that arrived."""
+    """Every expected email arrived; nothing else did; a repeat only of an email `in_flight` at a crash (sent
+    and not yet marked sent), with the Message-ID of its first copy; every reminder row is marked sent with the
+    Message-ID that arrived."""
     received = sink.received
     by_identity = defaultdict(list)
     for message in received:

@@ -4,7 +4,8 @@ The whole fault suite (`scripts/test -m fault`) also holds, in test_reminder_del
 test_broker_outage.py: Redis stopped while people work, the SMTP server refusing and unreachable, a worker
 killed mid-send, beat down across due times, two workers sweeping at once. Each ends with no saved update
 lost, no reminder lost, no duplicate beyond the documented guarantee (at least once; a repeat only for the
-email in flight when a worker died), and a clear page instead of an error page.
+emails a worker had sent and not yet marked sent when it died, at most MARK_EVERY per sender), and a clear page
+instead of an error page.
 """
 
 from __future__ import annotations
