@@ -546,7 +546,7 @@ def create_session(user) -> str:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
-    from tracker.security import SEEN, STARTED
+    from tracker.security import NO_SECOND_FACTOR, SEEN, STARTED, has_two_factor
 
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = user._meta.pk.value_to_string(user)
@@ -555,6 +555,7 @@ def create_session(user) -> str:
     now = time.time()
     store[STARTED] = now
     store[SEEN] = now
+    store[NO_SECOND_FACTOR] = not has_two_factor(user)  # as signing in records it (tracker.security)
     store.save(must_create=True)
     return store.session_key
 

@@ -237,6 +237,23 @@ class RedirectTo(Expect):
         return self.label
 
 
+class BackToForm(Expect):
+    """A filter's value the user is not offered, from a page with the export's form: sent back to that form, which
+    shows the reason under the field (the query string is kept, so that what was chosen stays chosen)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def check(self, response, world, path):
+        expected = reverse(self.name)
+        assert response.status_code == 302, f"{path}: expected a redirect to {expected}, got {response.status_code}"
+        assert urlsplit(response["Location"]).path == expected
+        assert urlsplit(response["Location"]).query == urlsplit(path).query
+
+    def __repr__(self):
+        return "back-to-form"
+
+
 class Moved(Expect):
     """A permanent redirect, for everyone alike (a public address that lives elsewhere)."""
 
@@ -257,6 +274,7 @@ NF = Status(404)  # may not see it: answered as if it did not exist
 NOGET = Status(405)  # a POST-only URL, asked with GET
 BAD = Status(400)  # a filter's value the user is not offered (with the reason)
 ONWARD = Status(302)  # nothing to do here: sent on
+FORM = BackToForm("tracker:reports")  # a reviewer's export with a filter not offered: back to the form
 LOGIN = LoginRedirect()
 ADMIN = AdminLoginRedirect()
 SEE = RedirectTo("tracker:update-detail", label="see")  # sent to the same update's page, read-only
@@ -344,7 +362,7 @@ MATRIX = [
     # which they are not even offered as a filter (tests/test_exports.py checks every row).
     ("tracker:update-export",     "updates export",        LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:update-export",     "period's updates export", LOGIN, OK,  OK,    OK,    OK,    OK),
-    ("tracker:update-export",     "drafts export",         LOGIN, OK,    OK,    BAD,   BAD,   BAD),
+    ("tracker:update-export",     "drafts export",         LOGIN, OK,    OK,    FORM,  FORM,  FORM),
     # Private evidence: the reporting agency and the reviewers; public evidence of an accepted update: everyone.
     ("tracker:evidence-download", "draft file",            LOGIN, OK,    NF,    NF,    NF,    NF),
     ("tracker:evidence-download", "submitted file",        LOGIN, OK,    NF,    OK,    OK,    OK),

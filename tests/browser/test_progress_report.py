@@ -14,7 +14,7 @@ def test_build_freeze_publish_and_the_public_sees_it(page: Page, personas, perio
     log_in(page, "sec_mx")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Progress reports").click()
     expect(page.get_by_role("heading", name="Progress reports", level=1)).to_be_visible()
-    page.get_by_label("Period").select_option(label=period.name)
+    page.locator("form.stacked-form").get_by_label("Period").select_option(label=period.name)
     page.get_by_label("Title").fill("Progress report to the ministers, 2026 Q4")
     page.get_by_role("button", name="Build the draft").click()
     expect(messages(page)).to_contain_text("Draft report created")
