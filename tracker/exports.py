@@ -100,11 +100,28 @@ def stream_csv(header: Sequence, rows: Iterable[Sequence], *, filename: str) -> 
     return response
 
 
+def xlsx_row(sheet, row: Iterable) -> list:
+    """A row for a write-only sheet: text stays text (openpyxl would store "=..." as a formula), without the
+    control characters XLSX cannot hold."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cells = []
+    for value in row:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("-", value)
+            if value.startswith("="):
+                text = WriteOnlyCell(sheet, value=value)
+                text.data_type = "s"  # a string, never a formula
+                value = text
+        cells.append(value)
+    return cells
+
+
 def xlsx_file(header: Sequence, rows: Iterable[Sequence], *, title: str, filename: str) -> FileResponse:
     """An XLSX download: one sheet, the header in bold and frozen, written row by row into a temporary file."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -126,18 +143,8 @@ def xlsx_file(header: Sequence, rows: Iterable[Sequence], *, title: str, filenam
         heading.append(cell)
     sheet.append(heading)
 
-    def cell(value):
-        if not isinstance(value, str):
-            return value
-        value = ILLEGAL_CHARACTERS_RE.sub("-", value)  # control characters, which XLSX cannot hold
-        if not value.startswith("="):
-            return value
-        text = WriteOnlyCell(sheet, value=value)
-        text.data_type = "s"  # a string, never a formula
-        return text
-
     for row in itertools.chain(first, rows):
-        sheet.append([cell(value) for value in row])
+        sheet.append(xlsx_row(sheet, row))
     output = tempfile.TemporaryFile(suffix=".xlsx")  # gone once the response has sent and closed it
     workbook.save(output)
     output.seek(0)

@@ -24,7 +24,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.utils import timezone, translation
 from django.utils.text import slugify
 
-from tracker import reports
+from tracker import exports, reports
 
 
 def _filename(report, fmt: str) -> str:
@@ -33,7 +33,8 @@ def _filename(report, fmt: str) -> str:
 
 def csv_bytes(snapshot: dict) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer).writerows(reports.table_rows(snapshot))
+    # Summaries are typed by officials: a cell a spreadsheet would run as a formula is written as text.
+    csv.writer(buffer).writerows(exports.safe_row(row) for row in reports.table_rows(snapshot))
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8 (Korean, Spanish)
 
 
@@ -44,7 +45,7 @@ def xlsx_bytes(snapshot: dict, title: str) -> bytes:
     # A sheet name has at most 31 characters and none of : \ / ? * [ ] (Excel's rules, which openpyxl enforces).
     sheet = workbook.create_sheet(title=re.sub(r"[:\\/?*\[\]]", " ", title)[:31].strip() or "Report")
     for row in reports.table_rows(snapshot):
-        sheet.append(row)
+        sheet.append(exports.xlsx_row(sheet, row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
