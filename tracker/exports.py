@@ -43,6 +43,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from tracker.choices import Country, ReviewState, Status
+from tracker.models import in_language_sql
 
 # Rows read from the database per round trip (the server-side cursor's fetch size on PostgreSQL).
 CHUNK_SIZE = 2000
@@ -183,15 +184,6 @@ def table_download(table, export_format: str, *, filename: str) -> StreamingHttp
 # --- Status updates ---------------------------------------------------------------------------------------------
 
 
-def _in_language(path: str, field: str):
-    """`path`'s `field` in the active language where the catalog has one, else the report's English, in SQL (as
-    `models.in_language` does in Python)."""
-    language = (translation.get_language() or "en").split("-")[0]
-    if language in ("es", "ko"):
-        return Coalesce(NullIf(F(f"{path}__{field}_{language}"), Value("")), F(f"{path}__{field}"))
-    return F(f"{path}__{field}")
-
-
 def _person_name(path: str):
     """A person's full name, else the user name (as the pages show people); never the email address."""
     full = Trim(Concat(F(f"{path}__first_name"), Value(" "), F(f"{path}__last_name")))
@@ -231,8 +223,8 @@ def status_update_values(updates: QuerySet, columns: list) -> QuerySet:
             "-period__due_date", "period_id", "initiative__position", "initiative_id", "-agency__country", "pk"
         )
         .annotate(
-            export_title=_in_language("initiative", "title"),
-            export_agency=_in_language("agency", "name"),
+            export_title=in_language_sql("initiative", "title"),
+            export_agency=in_language_sql("agency", "name"),
             export_author=_person_name("author"),
             export_reviewer=_person_name("reviewed_by"),
         )

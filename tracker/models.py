@@ -15,7 +15,8 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -81,6 +82,15 @@ def in_language(instance, field: str, language: str | None = None) -> str:
         if translated:
             return translated
     return getattr(instance, field)
+
+
+def in_language_sql(path: str, field: str):
+    """`in_language` as a database expression: `path`'s `field` in the active language where the catalog has a
+    translation, else the report's English (for annotations, sorting and exports)."""
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    if language in ("es", "ko"):  # the languages the catalog has columns for (`title_es`, `name_ko`, ...)
+        return Coalesce(NullIf(F(f"{path}__{field}_{language}"), Value("")), F(f"{path}__{field}"))
+    return F(f"{path}__{field}")
 
 
 class Agency(models.Model):

@@ -1,23 +1,13 @@
 import django_tables2 as tables
-from django.db.models import F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
-from django.utils import translation
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableQuerysetData
 
 from tracker.choices import Country, OwnershipRole, Status
-from tracker.models import CurrentStatus, Initiative, Ownership
-
-
-def agency_name_in_language(path: str = "agency"):
-    """The agency's name in the active language where the catalog has one, else the report's English (in SQL)."""
-    language = (translation.get_language() or "en").split("-")[0]
-    if language in ("es", "ko"):
-        return Coalesce(NullIf(F(f"{path}__name_{language}"), Value("")), F(f"{path}__name"))
-    return F(f"{path}__name")
+from tracker.models import CurrentStatus, Initiative, Ownership, in_language_sql
 
 
 def with_sides(queryset):
@@ -27,7 +17,7 @@ def with_sides(queryset):
         lead = Ownership.objects.filter(initiative=OuterRef("pk"), country=country, role=OwnershipRole.LEAD)
         current = CurrentStatus.objects.filter(initiative=OuterRef("pk"), country=country)
         annotations[f"{prefix}_lead"] = Subquery(lead.values("agency__acronym")[:1])
-        annotations[f"{prefix}_lead_name"] = Subquery(lead.values(name=agency_name_in_language())[:1])
+        annotations[f"{prefix}_lead_name"] = Subquery(lead.values(name=in_language_sql("agency", "name"))[:1])
         annotations[f"{prefix}_status"] = Subquery(current.values("status")[:1])
         annotations[f"{prefix}_progress"] = Subquery(current.values("progress")[:1])
     return queryset.annotate(**annotations)
