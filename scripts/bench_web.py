@@ -38,7 +38,8 @@ back with its own values, so only its timestamps and audit history change), plus
 
 The report prints the machine (with the load average and whether the tables have planner statistics), the
 settings, a table (page | req/s | % of baseline | p50 | p95 | p99 | alone | queries | failures | target | verdict)
-with the targets of issue 7 and by how much each miss is, then the exports. For a page that misses a target it
+with the targets of issue 7, by how much each miss is and, for a latency miss, the throughput that would close
+it (at C busy connections p95 is at least about C / throughput), then the exports. For a page that misses a target it
 also lists its slowest queries; --explain adds PostgreSQL's EXPLAIN ANALYZE of the slowest SELECT. gunicorn's log
 is kept in the temporary folder and its errors are summarised (--keep-log FILE keeps all of it); a PostgreSQL
 restart during the run is reported. A database that lacks a migration of the code is refused (every page that
@@ -723,7 +724,7 @@ def failures(page: Page) -> tuple[int, str]:
     return sum(bad.values()) + sum(sockets.values()), detail
 
 
-def verdict(page: Page, baseline_rate: float | None) -> tuple[str, str, list[str]]:
+def verdict(page: Page, baseline_rate: float | None, connections: int) -> tuple[str, str, list[str]]:
     """(target text, PASS/MISS/-, the misses with how much)."""
     targets, misses = [], []
     w = page.wrk
@@ -736,6 +737,7 @@ def verdict(page: Page, baseline_rate: float | None) -> tuple[str, str, list[str
             p95 = w["p95"] / 1000
             if p95 > page.p95_ms:
                 misses.append(f"p95 {p95:,.0f} ms is {p95 - page.p95_ms:,.0f} ms over ({p95 / page.p95_ms:.1f}x)")
+                misses.append(p95_closing(page, w, baseline_rate, connections))
     if page.min_share is not None:
         targets.append(f">={page.min_share:.0%} base")
         if w and baseline_rate:
@@ -757,6 +759,19 @@ def verdict(page: Page, baseline_rate: float | None) -> tuple[str, str, list[str
     if not targets:
         return "-", "-", misses
     return ", ".join(targets), ("MISS" if misses else "PASS"), misses
+
+
+def p95_closing(page: Page, w: dict, baseline_rate: float | None, connections: int) -> str:
+    """What would close a latency miss. With C connections always busy, a request waits for those ahead of it:
+    p95 is at least about C / throughput (Little's law), so the target needs that throughput; if the page alone
+    is well under the target, the miss is the queue for the CPUs, and only more throughput closes it."""
+    needed = connections / (page.p95_ms / 1000)
+    alone = f"{page.alone_ms:,.1f} ms alone" if page.alone_ms is not None else "its time alone unknown"
+    share = f", {needed / baseline_rate:.0%} of the baseline" if baseline_rate else ""
+    return (
+        f"at {connections} connections a p95 of {page.p95_ms:g} ms needs about {needed:,.0f} req/s{share}; it does "
+        f"{rate(w):,.0f} ({alone}): more CPUs, or less work per request (kept HTML, fewer queries) would close it"
+    )
 
 
 def rate(w: dict) -> float:
@@ -826,7 +841,7 @@ def print_report(args, context, pages, downloads, problems) -> bool:
     missed = False
     notes = []
     for page in pages:
-        target, result, misses = verdict(page, baseline_rate)
+        target, result, misses = verdict(page, baseline_rate, args.connections)
         missed |= result == "MISS"
         queries = "-" if page.queries is None else str(page.queries)
         if not page.wrk:
@@ -869,7 +884,7 @@ def print_report(args, context, pages, downloads, problems) -> bool:
     for entry in downloads:
         print(f"  {entry}")
 
-    slow = [p for p in pages if verdict(p, baseline_rate)[1] == "MISS" and p.captured]
+    slow = [p for p in pages if verdict(p, baseline_rate, args.connections)[1] == "MISS" and p.captured]
     if slow:
         print()
         print("  Where the missing pages spend their queries (the in-process request: slowest first)")
