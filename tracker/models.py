@@ -574,8 +574,9 @@ class StatusUpdate(models.Model):
             models.CheckConstraint(condition=Q(progress__lte=100), name="progress_at_most_100"),
         ]
         indexes = [
-            # The review queue and the home pages look updates up by state.
-            models.Index(fields=["review_state", "submitted_at"], name="update_review_queue"),
+            # The review queue and the home pages look updates up by state, oldest submission first (the id breaks
+            # ties, so that the first page is read from the index and stops there, with no sort of the rest).
+            models.Index(fields=["review_state", "submitted_at", "id"], name="update_review_queue"),
             models.Index(fields=["agency", "period", "review_state"], name="update_agency_period"),
             # "What happened lately" on the secretariat's home: the newest first, read from the index's end.
             models.Index(fields=["-updated_at"], name="update_recent"),
