@@ -55,6 +55,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from benchmachine import code_version, cpu_model, nproc, package_version
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 0.50  # the sweep must reach this share of the plain smtplib loop's throughput
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
@@ -218,54 +220,6 @@ class Stopwatch:
                     after()
 
         return timed
-
-
-# --- The machine -----------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def nproc() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 0
-
-
-def code_version() -> str:
-    """The commit measured, and whether the app's code differs from it (the sweep is in tracker/)."""
-    import subprocess
-
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "tracker", "templates/emails"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return f"{ROOT} (not a git checkout)"
-    return f"{ROOT} at {commit}" + (", with uncommitted changes in tracker/ or templates/emails/" if changed else "")
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 # --- The database --------------------------------------------------------------------------------------------
@@ -967,7 +921,7 @@ def main(argv=None) -> int:
             f"Python {platform.python_version()}, Django {django.get_version()}, Celery {package_version('celery')}, "
             f"aiosmtpd {package_version('aiosmtpd')} (sink in a child process on 127.0.0.1:{sink.port})",
         )
-        line("code", code_version())
+        line("code", code_version(["tracker", "templates/emails"]))
         line("database", db_version)
         line("broker", broker)
         line("settings", f"DEBUG={'on' if args.debug else 'off'}, EMAIL_URL=smtp://127.0.0.1:{sink.port}")

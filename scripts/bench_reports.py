@@ -71,6 +71,8 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
+from benchmachine import code_version, cpu_model, nproc, package_version
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 5.0  # "a report of the whole catalog is ready in a few seconds": snapshot + PDF, wall time
 DEFAULT_PG = "postgres://postgres@127.0.0.1:5432"
@@ -220,54 +222,6 @@ class LogCounter:
 
 
 # --- The machine -----------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def nproc() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 0
-
-
-def code_version() -> str:
-    """The commit measured, and whether what the reports are made of differs from it."""
-    paths = ["tracker", "templates/tracker/progress_report_pdf.html", "static/css/report-print.css", "locale"]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", *paths], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return f"{ROOT} (not a git checkout)"
-    files = [line[3:] for line in changed.splitlines() if line.strip()]
-    if not files:
-        return f"{ROOT} at {commit}"
-    return (
-        f"{ROOT} at {commit}, with uncommitted changes in {len(files)} file(s): "
-        + ", ".join(files[:8])
-        + (", ..." if len(files) > 8 else "")
-    )
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
 
 
 def pango_version() -> str:
@@ -1275,7 +1229,12 @@ def main(argv=None) -> int:
             f"{package_version('weasyprint')} (Pango {pango_version()}, pydyf {package_version('pydyf')}), "
             f"openpyxl {package_version('openpyxl')}",
         )
-        line("code", code_version())
+        line(
+            "code",
+            code_version(
+                ["tracker", "templates/tracker/progress_report_pdf.html", "static/css/report-print.css", "locale"]
+            ),
+        )
         line("database", db_version)
         debug = "on" if settings.DEBUG else "off"
         line("settings", f"DEBUG={debug}, TIME_ZONE={settings.TIME_ZONE}, var/ and the report cache in {workdir}")

@@ -70,6 +70,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmachine import code_version, cpu_model, memory_total, nproc, package_version, tool_version
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/tracker_scale"
@@ -127,64 +129,6 @@ def pages_for(detail_code: str, draft_pk: int) -> list[Page]:
         Page("dashboard", "home = dashboard, secretariat", "/", "secretariat", p95_ms=100),
         Page("public", "public list (anonymous)", "/public/", "anonymous"),
     ]
-
-
-# --- The machine ---------------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def nproc() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def memory_total() -> str:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 2**20:.1f} GiB RAM"
-    return "RAM unknown"
-
-
-def tool_version(command: list[str]) -> str:
-    with contextlib.suppress(OSError):
-        out = subprocess.run(command, capture_output=True, text=True, timeout=10)
-        return (out.stdout + out.stderr).strip().splitlines()[0]
-    return "unknown"
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def code_version() -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "tracker", "templates"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return f"{ROOT} (not a git checkout)"
-    return f"{ROOT} at {commit}" + (", with uncommitted changes in tracker/ or templates/" if changed else "")
 
 
 # --- Processes and /proc -------------------------------------------------------------------------------------
@@ -952,7 +896,7 @@ def main(argv=None) -> int:
 
     context = {"argv": [".venv/bin/python", "scripts/bench_web.py", *(sys.argv[1:] if argv is None else argv)]}
     context["load_start"] = os.getloadavg()
-    context["code"] = code_version()
+    context["code"] = code_version(["tracker", "templates"])
     context["wrk_version"] = tool_version(["wrk", "-v"]).split(" Copyright")[0]
     problems: list[str] = []
 
