@@ -72,26 +72,41 @@ DASHBOARD_PARTS = ("by_theme", "by_meeting", "compliance", "totals")
 def dashboard(period: ReportingPeriod, language: str) -> dict:
     """The open period's figures (tracker.reports.build_snapshot) and the progress over all periods
     (tracker.reports.progress_over_periods) in `language`, from the cache when still current."""
-    days = "-".join(local_today(country).isoformat() for country in Country.values)
-    key = f"tracker:dashboard:{period.pk}:{version()}:{days}:{language}"
-    figures = _cache_get(key)
-    if figures is None:
+    key = f"tracker:dashboard:{period.pk}:{version()}:{_days()}:{language}"
+
+    def build() -> dict:
         content = reports.localized(reports.build_snapshot(period), language)
-        figures = {
+        return {
             "content": {part: content[part] for part in DASHBOARD_PARTS if part in content},
             "progress": reports.progress_over_periods(),
             "key": key,
         }
-        _cache_set(key, figures)
-    return figures
+
+    return _kept_under(key, build)
 
 
 def kept(name: str, variant: str, build: Callable[[], object]):
     """`build()`, kept under the version: for what shows only the counted data (the initiative lists' tables),
     by `variant` (what else decides it: the query string, the language) and today's dates."""
-    days = "-".join(local_today(country).isoformat() for country in Country.values)
     # Hashed: a query string is user input (spaces, any character, any length), a key is not.
-    key = f"tracker:{name}:{version()}:{days}:{hashlib.sha256(variant.encode()).hexdigest()}"
+    return _kept_under(f"tracker:{name}:{version()}:{_days()}:{hashlib.sha256(variant.encode()).hexdigest()}", build)
+
+
+def fragment(figures: dict, render: Callable[[], str]) -> str:
+    """The figures as HTML (`render()`), kept with them: rendering the tables of 200 agencies costs more than
+    reading the figures. The key is the figures' own, with the active language, so it changes when they do."""
+    return _kept_under(f"{figures['key']}:html:{translation.get_language()}", render)
+
+
+def _days() -> str:
+    """Today in both countries: a due date ending at midnight changes what is overdue with no write at all."""
+    return "-".join(local_today(country).isoformat() for country in Country.values)
+
+
+# A cache that does not answer (Redis down) costs a rebuild, never the page.
+
+
+def _kept_under(key: str, build: Callable[[], object]):
     value = _cache_get(key)
     if value is None:
         value = build()
@@ -99,30 +114,16 @@ def kept(name: str, variant: str, build: Callable[[], object]):
     return value
 
 
-def fragment(figures: dict, render: Callable[[], str]) -> str:
-    """The figures as HTML (`render()`), kept with them: rendering the tables of 200 agencies costs more than
-    reading the figures. The key is the figures' own, with the active language, so it changes when they do."""
-    key = f"{figures['key']}:html:{translation.get_language()}"
-    html = _cache_get(key)
-    if html is None:
-        html = render()
-        _cache_set(key, html)
-    return html
-
-
-# A cache that does not answer (Redis down) costs a rebuild, never the page.
-
-
 def _cache_get(key: str):
     try:
         return cache.get(key)
     except Exception:  # noqa: BLE001 - any cache failure: build the figures instead
-        logger.warning("the cache did not answer; the dashboard's figures are built for this request", exc_info=True)
+        logger.warning("the cache did not answer; the figures are built for this request", exc_info=True)
         return None
 
 
-def _cache_set(key: str, figures: dict) -> None:
+def _cache_set(key: str, value) -> None:
     try:
-        cache.set(key, figures, LIFETIME)
+        cache.set(key, value, LIFETIME)
     except Exception:  # noqa: BLE001
-        logger.warning("the cache did not answer; the dashboard's figures were not kept", exc_info=True)
+        logger.warning("the cache did not answer; the figures were not kept", exc_info=True)
