@@ -122,6 +122,12 @@ class InitiativeTable(tables.Table):
 
     detail_url = "tracker:initiative-detail"
 
+    def __init__(self, data=None, *args, **kwargs):
+        # A queryset's pages are read in two steps (SidesLoadedPerPage).
+        if TableQuerysetData.validate(data):
+            data = SidesLoadedPerPage(data)
+        super().__init__(data, *args, **kwargs)
+
     class Meta:
         model = Initiative
         fields = ["code", "title"]

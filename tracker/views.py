@@ -66,7 +66,7 @@ from tracker.models import (
     StatusUpdate,
     SweepRun,
 )
-from tracker.tables import InitiativeTable, PublicInitiativeTable, SidesLoadedPerPage, most_urgent, with_sides
+from tracker.tables import InitiativeTable, PublicInitiativeTable, most_urgent, with_sides
 
 
 def tracker_user_required(view):
@@ -210,9 +210,6 @@ class InitiativeListView(LoginRequiredMixin, TableKeptMixin, SingleTableMixin, F
 
     def get_queryset(self):
         return with_sides(Initiative.objects.all()).order_by("position")
-
-    def get_table_data(self):
-        return SidesLoadedPerPage(super().get_table_data())
 
     def get(self, request, *args, **kwargs):
         export_format = request.GET.get(self.export_trigger_param)
@@ -529,9 +526,6 @@ class PublicInitiativeListView(TableKeptMixin, SingleTableMixin, FilterView):
 
     def get_queryset(self):
         return with_sides(Initiative.objects.filter(visibility=Visibility.PUBLIC)).order_by("position")
-
-    def get_table_data(self):
-        return SidesLoadedPerPage(super().get_table_data())
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
