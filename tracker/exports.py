@@ -58,6 +58,11 @@ FORMULA_START = frozenset("=+-@\t\r")
 ILLEGAL_SHEET_TITLE = re.compile(r"[\\*?:/\[\]]")
 
 
+def sheet_title(title: str, default: str) -> str:
+    """A sheet's name Excel accepts: at most 31 characters and none of : \\ / ? * [ ] (openpyxl enforces both)."""
+    return ILLEGAL_SHEET_TITLE.sub(" ", force_str(title))[:31].strip() or default
+
+
 def safe_row(row: Iterable) -> list:
     """The row's cells for CSV: text that a spreadsheet would run as a formula is prefixed with an apostrophe."""
     return ["'" + value if value.__class__ is str and value and value[0] in FORMULA_START else value for value in row]
@@ -127,8 +132,7 @@ def xlsx_file(header: Sequence, rows: Iterable[Sequence], *, title: str, filenam
     from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
-    # A sheet name has at most 31 characters and none of : \ / ? * [ ] (Excel's rules, which openpyxl enforces).
-    sheet = workbook.create_sheet(title=ILLEGAL_SHEET_TITLE.sub("-", force_str(title))[:31] or "Sheet")
+    sheet = workbook.create_sheet(title=sheet_title(title, "Sheet"))
     sheet.freeze_panes = "A2"
     rows = iter(rows)
     # Column widths are set before the first row is written: from the header and the first rows.

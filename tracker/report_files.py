@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import io
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -35,15 +34,14 @@ def csv_bytes(snapshot: dict) -> bytes:
     buffer = io.StringIO()
     # Summaries are typed by officials: a cell a spreadsheet would run as a formula is written as text.
     csv.writer(buffer).writerows(exports.safe_row(row) for row in reports.table_rows(snapshot))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8 (Korean, Spanish)
+    return (exports.BOM + buffer.getvalue()).encode("utf-8")  # the BOM makes Excel read UTF-8 (Korean, Spanish)
 
 
 def xlsx_bytes(snapshot: dict, title: str) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    # A sheet name has at most 31 characters and none of : \ / ? * [ ] (Excel's rules, which openpyxl enforces).
-    sheet = workbook.create_sheet(title=re.sub(r"[:\\/?*\[\]]", " ", title)[:31].strip() or "Report")
+    sheet = workbook.create_sheet(title=exports.sheet_title(title, "Report"))
     for row in reports.table_rows(snapshot):
         sheet.append(exports.xlsx_row(sheet, row))
     buffer = io.BytesIO()
