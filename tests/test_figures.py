@@ -82,7 +82,7 @@ def test_the_dashboard_works_when_the_cache_does_not_answer(client, personas, pe
 
 
 def test_a_kept_list_page_shows_an_accepted_update_at_once(client, personas, period, make_update):
-    """The initiative list's table is kept between requests (views.TableKeptMixin), never past a change."""
+    """The initiative list's table is kept between requests (views.initiatives.TableKeptMixin), never past a change."""
     from tracker import actions
 
     client.force_login(personas.sec_mx)

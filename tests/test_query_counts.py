@@ -129,7 +129,7 @@ def test_initiative_list_first_page(client, personas, period, updates, django_as
     updates.add(N, "accepted")
     for _ in range(2):  # N accepted statuses, then 5N: the page shows 25 rows either way
         # 1-2. session, user
-        # 3. the figures' version: the table is kept under it (views.TableKeptMixin); new updates, so built again
+        # 3. the figures' version: the table is kept under it (TableKeptMixin); new updates, so built again
         # 4. COUNT for the table's paginator (django-tables2; the view itself does not paginate)
         # 5. the High Level Meetings offered by the "meeting" filter (the agency filter is a text box)
         # 6. the ids of the page's 25 initiatives (tracker.tables.SidesLoadedPerPage)

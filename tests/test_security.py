@@ -293,7 +293,7 @@ def test_the_production_settings_pass_djangos_deployment_checks():
 def test_a_database_that_does_not_answer_gets_a_clear_503_page_not_an_error_page(client, personas, monkeypatch):
     from django.db import OperationalError
 
-    from tracker import views
+    from tracker.views import initiatives as views
 
     def unreachable(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: server closed the connection")

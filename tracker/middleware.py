@@ -9,7 +9,7 @@ class UserPreferencesMiddleware:
     """Show every page in the viewer's own language and time zone (stored times are UTC).
 
     A logged-in user's profile decides both, wherever they sign in from; the language switcher saves its choice
-    to the profile (tracker.views.set_language), so the pages, the emails and the PDFs agree. A visitor gets
+    to the profile (tracker.views.accounts.set_language), so the pages, the emails and the PDFs agree. A visitor gets
     Django's LocaleMiddleware choice: the switcher's cookie, else the browser's Accept-Language.
     """
 

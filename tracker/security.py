@@ -1,6 +1,6 @@
 """Sign-in security: session time limits, two-factor sign-in, the client's address, and the sign-in log.
 
-The rules live here and in settings (the "Security" block); the two-factor pages are in tracker/views.py.
+The rules live here and in settings (the "Security" block); the two-factor pages are in tracker/views/accounts.py.
 
 - A session ends after SESSION_IDLE_MINUTES without a request, and SESSION_MAX_HOURS after signing in.
 - Two-factor sign-in (TOTP): a user who turned it on must give a code after the password before seeing any

@@ -1,0 +1,2 @@
+"""Pages, one module per area. Thin: permissions come from `tracker.permissions`, writes go through
+`tracker.actions`."""
