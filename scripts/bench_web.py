@@ -125,7 +125,7 @@ def pages_for(detail_code: str, draft_pk: int) -> list[Page]:
         Page("detail", f"initiative detail {detail_code}", f"/initiatives/{detail_code}/", "secretariat", p95_ms=40),
         Page("update", "update POST (save draft)", f"/updates/{draft_pk}/edit/", "officials", "POST", 80, expect=302),
         Page("review", "review queue (secretariat)", "/review/", "secretariat"),
-        Page("home-official", "home, official", "/", "official"),
+        Page("home-official", "home = worklist, official", "/", "official", min_share=0.15),
         Page("dashboard", "home = dashboard, secretariat", "/", "secretariat", p95_ms=100),
         Page("public", "public list (anonymous)", "/public/", "anonymous"),
     ]

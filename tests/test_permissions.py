@@ -319,7 +319,33 @@ OBJECTS = {
     "updates export": lambda w: ({}, ""),
     "period's updates export": lambda w: ({}, f"?period={w.period.pk}&review_state=accepted"),
     "drafts export": lambda w: ({}, "?review_state=draft"),
+    "sheet xlsx": lambda w: ({"fmt": "xlsx"}, ""),
+    "sheet csv": lambda w: ({"fmt": "csv"}, ""),
+    "sheet doc": lambda w: ({"fmt": "doc"}, ""),
+    "alice's upload": lambda w: ({"pk": alices_upload(w).pk}, ""),
+    "no such upload": lambda w: ({"pk": "00000000-0000-4000-8000-000000000000"}, ""),
 }
+
+
+def alices_upload(world):
+    """A spreadsheet alice uploaded (tracker/sheets.py): its preview is hers alone."""
+    from django.core.files.base import ContentFile
+
+    from tracker.models import SheetUpload
+
+    content = b"Code,Status,Progress (%),Summary of progress\r\nA-318,On track,10,Started.\r\n"
+    upload = SheetUpload(
+        user=world.people.alice,
+        agency=world.people.alice.profile.agency,
+        period=world.period,
+        original_name="updates.csv",
+        size=len(content),
+        sha256="0" * 64,
+    )
+    upload.file.save("updates.csv", ContentFile(content), save=False)
+    upload.save()
+    return upload
+
 
 # fmt: off
 MATRIX = [
@@ -350,6 +376,15 @@ MATRIX = [
     ("tracker:update-detail",     "kr submitted",          LOGIN, NF,    OK,    OK,    OK,    OK),
     ("tracker:update-detail",     "sre draft",             LOGIN, NF,    NF,    NF,    NF,    NF),  # sec_mx is SRE
     ("tracker:update-detail",     "no such update",        LOGIN, NF,    NF,    NF,    NF,    NF),
+    # The period's spreadsheet (tracker/sheets.py): officials download their agency's and upload it filled in; an
+    # upload's preview is its uploader's alone. Confirming an import is a POST.
+    ("tracker:worklist-sheet",    "sheet xlsx",            LOGIN, OK,    OK,    NO,    NO,    NO),
+    ("tracker:worklist-sheet",    "sheet csv",             LOGIN, OK,    OK,    NO,    NO,    NO),
+    ("tracker:worklist-sheet",    "sheet doc",             LOGIN, NF,    NF,    NF,    NF,    NF),
+    ("tracker:worklist-upload",   "-",                     LOGIN, OK,    OK,    NO,    NO,    NO),
+    ("tracker:worklist-upload-preview", "alice's upload",  LOGIN, OK,    NF,    NF,    NF,    NF),
+    ("tracker:worklist-upload-preview", "no such upload",  LOGIN, NF,    NF,    NF,    NF,    NF),
+    ("tracker:worklist-upload-confirm", "alice's upload",  LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
     # Only the agency edits, and only a draft or a returned update; a submitted or accepted one is shown instead.
     ("tracker:update-edit",       "draft",                 LOGIN, OK,    NF,    NF,    NF,    NF),
     ("tracker:update-edit",       "submitted",             LOGIN, SEE,   NF,    NO,    NO,    NO),
@@ -373,6 +408,8 @@ MATRIX = [
     # Each country's secretariat reviews its own country's agencies; the admin reviews all. An update that is
     # no longer submitted is shown to a reviewer instead.
     ("tracker:review",            "-",                     LOGIN, NO,    NO,    OK,    OK,    OK),
+    # Several updates decided at once: a POST (test_bulk_review_decides_only_what_the_reviewer_may below).
+    ("tracker:review-bulk",       "-",                     LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
     ("tracker:review-update",     "submitted",             LOGIN, NO,    NF,    OK,    NO,    OK),
     ("tracker:review-update",     "kr submitted",          LOGIN, NF,    NO,    NO,    OK,    OK),
     ("tracker:review-update",     "draft",                 LOGIN, NO,    NF,    NF,    NF,    NF),
@@ -612,6 +649,29 @@ def test_charlie_posting_to_alices_draft_changes_nothing(world):
     assert list(world.draft_file.file.storage.listdir(world.draft_file.file.name.rsplit("/", 1)[0])[1]) == files
     world.draft.refresh_from_db()
     assert world.draft.summary == MARKERS["draft"] and world.draft.review_state == "draft"
+
+
+# Who may decide on the submitted updates posted to the review queue's bulk form: (MX update, KR update).
+BULK = {"anonymous": LOGIN, "alice": NO, "charlie": NO, "sec_mx": ("accepted", "submitted"),
+        "sec_kr": ("submitted", "accepted"), "boss": ("accepted", "accepted")}  # fmt: skip
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_bulk_review_decides_only_what_the_reviewer_may(world, persona):
+    both = [world.submitted, world.kr_submitted]
+    data = {"action": "accept", "updates": [f"{update.pk}:{update.version}" for update in both]}
+    path = reverse("tracker:review-bulk")
+    before = snapshot()
+    response = client_for(world, persona).post(path, data)
+    expected = BULK[persona]
+    if isinstance(expected, Expect):
+        expected.check(response, world, path)
+        assert snapshot() == before, f"{persona}'s refused bulk review changed the database"
+        return
+    assert response.status_code == 302
+    for update in both:
+        update.refresh_from_db()
+    assert (world.submitted.review_state, world.kr_submitted.review_state) == expected
 
 
 def test_sec_kr_cannot_review_a_mexican_update_but_sec_mx_can(world):

@@ -273,9 +273,14 @@ def test_update_detail(client, personas, period, django_assert_num_queries):
     # 1-2. session, user
     # 3. the update, if alice may see it, with initiative, agency, period, author and reviewer
     # 4. its evidence (who may see each item is decided without a query)
-    with django_assert_num_queries(4):
+    # 5. the open period: the update is of it, so the page offers the next item of alice's worklist:
+    # 6. the worklist's items in order with where each stands (ids only), to find the one after this
+    # 7. that item, with what its button needs
+    with django_assert_num_queries(7):
         response = client.get(reverse("tracker:update-detail", kwargs={"pk": update.pk}))
     assert len(response.context["evidence"]) == 3
+    codes = se_codes()
+    assert response.context["next_item"].code == codes[codes.index("A-318") + 1]
 
 
 def test_update_detail_does_not_grow_with_evidence(client, personas, period):
@@ -314,8 +319,10 @@ def test_review_queue(client, personas, period, updates, django_assert_num_queri
     for count in (N, 5 * N):
         # 1-2. session, user
         # 3. the count of the queue of Mexico's agencies (reviewable_updates; the queue is paginated)
-        # 4. the page of submitted updates, with initiative, agency, period and author
-        with django_assert_num_queries(4):
+        # 4. the periods offered by the queue's "period" filter
+        # 5. the High Level Meetings offered by its "meeting" filter (the agency filter is a text box)
+        # 6. the page of submitted updates, with initiative, agency, period and author
+        with django_assert_num_queries(6):
             response = client.get(reverse("tracker:review"))
         assert len(response.context["queue"]) == count
         updates.add(4 * N, "submitted")
@@ -332,12 +339,13 @@ def test_home_of_an_official(client, personas, period, updates, django_assert_nu
     for _ in range(2):  # then 5N submitted and 5N accepted
         # 1-2. session, user
         # 3. the open period
-        # 4. SE's updates in that period (the latest per initiative is shown)
-        # 5. SE's role (lead or supporting) on each initiative it owns
-        # 6. the initiatives SE owns, with each side's current status annotated
+        # 4. SE's initiatives, each with SE's role, its meeting and the current status on SE's side annotated
+        # 5. SE's updates in that period (the latest per initiative decides where it stands: tracker.worklist)
+        # 6. the High Level Meetings offered by the worklist's "meeting" filter
+        # (the counts, the filters, the order and the page of 50 are worked out from 4 and 5, without a query)
         with django_assert_num_queries(6):
             response = client.get(reverse("tracker:home"))
-        assert len(response.context["rows"]) == len(se_codes())
+        assert len(response.context["items"]) == min(len(se_codes()), 50)
         updates.add(4 * N, "submitted")
         updates.add(4 * N, "accepted")
 
@@ -345,10 +353,12 @@ def test_home_of_an_official(client, personas, period, updates, django_assert_nu
 def test_home_of_an_official_with_returned_updates(client, personas, period, updates, django_assert_num_queries):
     logged_in(client, personas.alice)
     updates.add(2, "returned")
-    # 1-6. as above: the returned updates' initiatives come with SE's updates (query 4)
+    # 1-6. as above: the returned updates' comments come with SE's updates (query 5)
     with django_assert_num_queries(6):
         response = client.get(reverse("tracker:home"))
-    assert len(response.context["returned"]) == 2
+    items = response.context["items"]
+    assert [item.work_state for item in items[:2]] == ["returned", "returned"]
+    assert items[0].update_comment
 
 
 def test_home_of_an_official_does_not_grow_with_returned_updates(client, personas, period, updates):

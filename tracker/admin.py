@@ -28,6 +28,7 @@ from tracker.models import (
     ReminderRule,
     Report,
     ReportingPeriod,
+    SheetUpload,
     StatusUpdate,
     SweepRun,
     TargetRevision,
@@ -431,4 +432,29 @@ class SweepRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Spreadsheet imports ------------------------------------------------------------------------------------
+
+
+@admin.register(SheetUpload)
+class SheetUploadAdmin(admin.ModelAdmin):
+    """The audit of spreadsheet imports: who uploaded which file, and what importing it changed. Read-only."""
+
+    list_display = ["created_at", "user", "agency", "period", "original_name", "mode", "applied_at"]
+    list_display += ["drafts_saved", "submitted"]
+    list_filter = ["mode", "period", ("agency", admin.RelatedOnlyFieldListFilter)]
+    list_filter += [("applied_at", admin.EmptyFieldListFilter)]
+    search_fields = ["original_name", "sha256", "user__username"]
+    list_select_related = ["user", "agency", "period"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -4,15 +4,21 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
+from django.forms.utils import flatatt
 from django.urls import reverse_lazy
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from tracker import permissions
-from tracker.choices import Country, InitiativeKind, ReviewState, Status, Theme
+from tracker.choices import Country, InitiativeKind, OwnershipRole, ReviewState, Status, Theme
 from tracker.models import Agency, CurrentStatus, Initiative, Mechanism, Ownership, ReportingPeriod, StatusUpdate
+from tracker.tables import URGENCY
+from tracker.worklist import WorkState
 
 NO_REPORT = "none"
+ANY = _("Any")  # an unused filter's choice
 
 
 class SearchField(forms.CharField):
@@ -224,3 +230,123 @@ class StatusUpdateExportFilter(django_filters.FilterSet):
             self.filters["review_state"].extra["choices"] = [
                 (value, label) for value, label in ReviewState.choices if value != ReviewState.DRAFT
             ]
+
+
+class QuickSelect(forms.Select):
+    """A drop-down written in one pass: Django renders a template per option (the worklist's five drop-downs
+    took 5 ms of its page), here each option is one formatted string. Same markup, same attributes."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = {str(item) for item in self.format_value(value)}
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((str(key), mark_safe(" selected") if str(key) in chosen else "", label) for key, label in self.choices),
+        )
+        return format_html(
+            "<select{}>{}</select>", flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})), options
+        )
+
+
+class WorklistFilter(forms.Form):
+    """The official's worklist (tracker.worklist.items, a list): by where each item stands, theme, High Level
+    Meeting and the agency's role, in the order chosen. The choice is kept in the URL, so that a bookmarked
+    worklist opens the same and the update form can go on to the next item of the same list.
+
+    The worklist is in memory (a few hundred items at most), so the filters and the order apply to the list."""
+
+    # What `sort` offers: the order of the list, and the order the "next one" walks in (the same without the
+    # grouping by state, which would bring a draft just saved back to the top).
+    SORTS = {
+        "due": (_("What needs you first"), lambda item: (item.position, item.pk)),
+        "report": (_("Report order"), lambda item: (item.position, item.pk)),
+        "code": (_("Code"), lambda item: (item.code,)),
+        "title": (_("Title"), lambda item: (item.display_title.casefold(), item.code)),
+        "status": (_("Current status"), lambda item: (URGENCY.index(item.our_status), item.position, item.pk)),
+    }
+
+    state = forms.ChoiceField(
+        label=_("Where it stands"), choices=[("", ANY), *WorkState.choices], required=False, widget=QuickSelect
+    )
+    theme = forms.ChoiceField(label=_("Theme"), choices=[("", ANY), *Theme.choices], required=False, widget=QuickSelect)
+    meeting = forms.ModelChoiceField(
+        label=_("High Level Meeting"),
+        queryset=Mechanism.objects.all(),
+        empty_label=ANY,
+        required=False,
+        widget=QuickSelect,
+    )
+    role = forms.ChoiceField(
+        label=_("Our role"), choices=[("", ANY), *OwnershipRole.choices], required=False, widget=QuickSelect
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort by"),
+        choices=[(key, label) for key, (label, _order) in SORTS.items()],
+        required=False,
+        widget=QuickSelect,
+    )
+
+    def _chosen(self) -> dict:
+        return self.cleaned_data if self.is_bound and self.is_valid() else {}
+
+    def select(self, worklist: list) -> list:
+        """The items the filters keep (all of them when a filter's value is not one offered)."""
+        chosen = self._chosen()
+        meeting = chosen.get("meeting")
+        return [
+            item
+            for item in worklist
+            if (not chosen.get("state") or item.work_state == chosen["state"])
+            and (not chosen.get("theme") or item.theme == chosen["theme"])
+            and (meeting is None or item.mechanism_id == meeting.pk)
+            and (not chosen.get("role") or item.role == chosen["role"])
+        ]
+
+    def _sort(self) -> str:
+        return self._chosen().get("sort") or "due"
+
+    def walked(self, worklist: list) -> list:
+        """The items kept, in the order the update form's "next one" follows."""
+        return sorted(self.select(worklist), key=self.SORTS[self._sort()][1])
+
+    def ordered(self, worklist: list) -> list:
+        """The items kept in the list's order: by default what needs the official first (returned, drafts, to do,
+        ...), each group in the report's order."""
+        walked = self.walked(worklist)
+        return sorted(walked, key=lambda item: item.work_rank) if self._sort() == "due" else walked
+
+    def chosen(self) -> list[str]:
+        """The filters in use, as the reader would name them ("To do", "Trade, investment and business")."""
+        chosen = self._chosen()
+        names = []
+        for name in ("state", "theme", "meeting", "role"):
+            value = chosen.get(name)
+            if value:
+                names.append(str(value) if name == "meeting" else str(dict(self.fields[name].choices)[value]))
+        return names
+
+
+class ReviewQueueFilter(django_filters.FilterSet):
+    """The review queue's filters (the updates already limited to what the reviewer may review): what a reviewer
+    narrows a long queue by before deciding on several updates at once. Kept in the URL."""
+
+    period = django_filters.ModelChoiceFilter(
+        label=_("Period"), queryset=ReportingPeriod.objects.order_by("-due_date"), empty_label=ANY
+    )
+    agency = AgencyFilter(
+        label=_("Agency"), field_name="agency", help_text=_("Acronym or name; suggestions appear as you type.")
+    )
+    theme = django_filters.ChoiceFilter(
+        label=_("Theme"), field_name="initiative__theme", choices=Theme.choices, empty_label=ANY
+    )
+    meeting = django_filters.ModelChoiceFilter(
+        label=_("High Level Meeting"),
+        field_name="initiative__matrix_issue__mechanism",
+        queryset=Mechanism.objects.all(),
+        empty_label=ANY,
+    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Status.choices, empty_label=ANY)
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["period", "agency", "theme", "meeting", "status"]

@@ -83,6 +83,15 @@ class StatusUpdateForm(forms.ModelForm):
         required=False,
         help_text=_("PDF, Word, Excel, PowerPoint, OpenDocument or image files, up to 10 MB each."),
     )
+    remove_evidence = forms.ModelMultipleChoiceField(
+        label=_("Remove evidence"),
+        queryset=Evidence.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Tick what should no longer be attached. To replace a file, tick it and choose the new one."),
+    )
+    # The version of the update the official opened (StatusUpdate.version): saving over a newer one is refused.
+    seen_version = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = StatusUpdate
@@ -102,6 +111,11 @@ class StatusUpdateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # No status is preselected: the official chooses one on purpose.
         self.fields["status"].choices = [("", _("Choose a status")), *Status.choices]
+        if self.instance.pk:
+            self.fields["remove_evidence"].queryset = self.instance.evidence.order_by("created_at")
+            self.fields["seen_version"].initial = self.instance.version
+        else:
+            del self.fields["remove_evidence"]  # nothing is attached to an update not yet saved
 
     def clean_progress(self):
         progress = self.cleaned_data["progress"]
@@ -167,10 +181,52 @@ class ReviewForm(forms.Form):
         help_text=_("Required when you return an update: say what should change."),
     )
 
+    # The version of the update the reviewer read (StatusUpdate.version): a decision on a newer one is refused.
+    seen_version = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def clean(self):
         data = super().clean()
         if data.get("decision") == self.RETURN and not data.get("comment", "").strip():
             self.add_error("comment", _("Say what the official should change: a comment is required to return it."))
+        return data
+
+
+class BulkReviewForm(forms.Form):
+    """A decision on several updates of the review queue at once: the ticked ones, or all that the filter shows.
+
+    Each ticked update comes as "id:version" (what the page showed), so that one changed meanwhile is left alone.
+    """
+
+    ACCEPT, RETURN = ReviewForm.ACCEPT, ReviewForm.RETURN
+    TICKED, FILTER = "ticked", "filter"
+    ACTIONS = {"accept": (ACCEPT, TICKED), "return": (RETURN, TICKED), "accept_all": (ACCEPT, FILTER),
+               "return_all": (RETURN, FILTER)}  # fmt: skip
+
+    action = forms.ChoiceField(choices=[(name, name) for name in ACTIONS])
+    updates = forms.Field(required=False, widget=forms.MultipleHiddenInput)  # "id:version", one per ticked box
+    comment = forms.CharField(
+        label=_("Comment to the officials"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 1}),
+        help_text=_("Required to return updates; sent with each one. Optional when you accept."),
+    )
+
+    def clean_updates(self) -> dict[int, str]:
+        seen = {}
+        for value in self.cleaned_data["updates"] or []:
+            pk, _sep, version = str(value).partition(":")
+            if pk.isdigit():
+                seen[int(pk)] = version
+        return seen
+
+    def clean(self):
+        data = super().clean()
+        decision, scope = self.ACTIONS.get(data.get("action"), (None, None))
+        data["decision"], data["scope"] = decision, scope
+        if decision == self.RETURN and not data.get("comment", "").strip():
+            raise forms.ValidationError(
+                _("Say what the officials should change: a comment is required to return updates.")
+            )
         return data
 
 

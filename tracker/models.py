@@ -589,6 +589,12 @@ class StatusUpdate(models.Model):
     def is_editable(self) -> bool:
         return self.review_state in (ReviewState.DRAFT, ReviewState.RETURNED)
 
+    @property
+    def version(self) -> str:
+        """What a form, a spreadsheet row or a review page saw of the update: it changes with every save, so
+        that `tracker.actions` can refuse a write made on an older version instead of overwriting a newer one."""
+        return f"{self.updated_at:%Y%m%d%H%M%S%f}" if self.updated_at else ""
+
 
 def evidence_path(instance: Evidence, filename: str) -> str:
     """A random name under evidence/: nothing about the upload's own name reaches the file system."""
@@ -853,3 +859,53 @@ class FiguresVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+# --- Spreadsheet imports ----------------------------------------------------------------------------------
+
+
+def sheet_upload_path(instance: SheetUpload, filename: str) -> str:
+    """Under imports/, named by the upload's id: nothing about the file's own name reaches the file system."""
+    return f"imports/{timezone.now():%Y/%m}/{instance.pk}"
+
+
+class SheetUpload(models.Model):
+    """A spreadsheet an official uploaded to report on the period's initiatives (tracker/sheets.py), and what
+    importing it changed: the audit of imports.
+
+    The file is kept as received, in a private file under MEDIA_ROOT like evidence files (not in the database):
+    it is read again for every preview and at confirmation, the backups already carry MEDIA_ROOT, and a row of a
+    few hundred bytes keeps the table cheap to list however large the files were.
+    """
+
+    class Mode(models.TextChoices):
+        DRAFT = "draft", _("Save as drafts")
+        SUBMIT = "submit", _("Submit for review")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
+    )
+    agency = models.ForeignKey(Agency, verbose_name=_("agency"), on_delete=models.PROTECT, related_name="+")
+    period = models.ForeignKey(ReportingPeriod, verbose_name=_("period"), on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(_("file"), upload_to=sheet_upload_path)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64, help_text=_("Identifies the same file uploaded again."))
+    mode = models.CharField(_("mode"), max_length=10, choices=Mode.choices, default=Mode.DRAFT)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    applied_at = models.DateTimeField(_("imported at"), null=True, blank=True)
+    drafts_saved = models.PositiveIntegerField(_("drafts saved"), default=0)
+    submitted = models.PositiveIntegerField(_("updates submitted"), default=0)
+
+    class Meta:
+        verbose_name = _("spreadsheet upload")
+        verbose_name_plural = _("spreadsheet uploads")
+        ordering = ["-created_at"]
+        indexes = [
+            # "This file was already imported on ...": the agency's applied uploads of the same file.
+            models.Index(fields=["agency", "sha256"], name="sheet_upload_same_file"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.user}, {self.created_at:%Y-%m-%d %H:%M})"

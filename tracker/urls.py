@@ -2,10 +2,25 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from tracker.views import accounts, health, home, initiatives, periods, progress_reports, public, review, updates
+from tracker.views import (
+    accounts,
+    health,
+    home,
+    initiatives,
+    periods,
+    progress_reports,
+    public,
+    review,
+    sheets,
+    updates,
+)
 
 tracker_patterns = [
     path("", home.home, name="home"),
+    path("worklist/sheet.<str:fmt>", sheets.sheet_download, name="worklist-sheet"),
+    path("worklist/upload/", sheets.sheet_upload, name="worklist-upload"),
+    path("worklist/upload/<uuid:pk>/", sheets.sheet_preview, name="worklist-upload-preview"),
+    path("worklist/upload/<uuid:pk>/confirm/", sheets.sheet_confirm, name="worklist-upload-confirm"),
     path("initiatives/", initiatives.InitiativeListView.as_view(), name="initiative-list"),
     path("agencies/suggestions/", initiatives.agency_suggestions, name="agency-suggestions"),
     path("initiatives/<str:code>/", initiatives.initiative_detail, name="initiative-detail"),
@@ -17,6 +32,7 @@ tracker_patterns = [
     path("matrix/", initiatives.matrix, name="matrix"),
     path("report/", initiatives.report_text, name="report"),
     path("review/", review.review_queue, name="review"),
+    path("review/decide/", review.review_bulk, name="review-bulk"),
     path("reports/", progress_reports.report_list, name="reports"),
     path("reports/<int:pk>/", progress_reports.progress_report, name="progress-report"),
     path("reports/<int:pk>/state/", progress_reports.progress_report_state, name="progress-report-state"),

@@ -49,10 +49,18 @@ def log_in(page: Page, username: str) -> None:
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out", include_hidden=True)).to_have_count(1)  # a phone: in the menu
+
+
+def open_menu(page: Page) -> None:
+    """On a phone the header's menu folds behind a button: open it (nothing to do on a wider screen)."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+        menu.click()
 
 
 def log_out(page: Page) -> None:
+    open_menu(page)
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Log in", level=1)).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
@@ -95,7 +103,7 @@ def test_report_return_revise_accept(page: Page, personas, period, tmp_path):
 
     # alice reports progress on A-318, which her agency (SE) owns.
     log_in(page, "alice")
-    expect(page.get_by_role("heading", name="My initiatives", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="My updates", level=1)).to_be_visible()
     page.goto("/initiatives/A-318/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("A-318")
     page.get_by_role("link", name="Report progress").click()
@@ -140,10 +148,11 @@ def test_report_return_revise_accept(page: Page, personas, period, tmp_path):
 
     # alice finds it on her home page with the comment, revises the summary and submits again.
     log_in(page, "alice")
-    returned = page.get_by_role("region", name="Returned to you for revision")
+    returned = page.locator(".worklist > li").first  # started work comes first, the returned before the rest
     expect(returned).to_contain_text("A-318")
+    expect(returned).to_contain_text("Returned to you")
     expect(returned).to_contain_text(comment)
-    returned.get_by_role("link", name="A-318").click()
+    returned.get_by_role("link", name="Revise A-318").click()
     expect(page.get_by_role("heading", name="Edit your update", level=1)).to_be_visible()
     expect(page.get_by_role("note")).to_contain_text(comment)
     summary = page.get_by_role("textbox", name="Summary of progress")
@@ -160,7 +169,11 @@ def test_report_return_revise_accept(page: Page, personas, period, tmp_path):
     # The secretariat accepts the revised update.
     log_in(page, "sec_mx")
     open_review_of(page, "A-318")
-    expect(page.get_by_text(revised_summary)).to_be_visible()
+    # What changed since the return is shown first: the summary before and after.
+    since = page.get_by_role("region", name=re.compile("Since it was returned"))
+    expect(since).to_contain_text(first_summary)
+    expect(since).to_contain_text(revised_summary)
+    expect(page.get_by_role("paragraph").filter(has_text=revised_summary)).to_be_visible()
     record_decision(page, "Accept")
     expect(messages(page)).to_contain_text("Accepted: it is now the current status of A-318.")
 

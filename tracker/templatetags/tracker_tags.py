@@ -91,6 +91,14 @@ def status_name(code: str) -> str:
 
 
 @register.filter
+def work_state_name(code: str) -> str:
+    """Where a worklist item stands (tracker.worklist.WorkState), in the reader's language."""
+    from tracker.worklist import WorkState
+
+    return WorkState(code).label
+
+
+@register.filter
 def theme_name(code: str) -> str:
     from tracker.choices import Theme
 
@@ -134,3 +142,67 @@ def update_export_form(context) -> dict:
     if filterset.is_bound:
         filterset.form.is_valid()  # the errors, shown under each field
     return {"form": filterset.form, "time_zone": timezone.get_current_timezone_name()}
+
+
+@register.simple_tag
+def worklist_cards(items, period) -> str:
+    """The worklist's items as cards (templates/tracker/home_official.html), written in one pass: an agency's
+    page has 50 of them, and the template language costs about ten times as much per card.
+
+    Each card: code and title (to the initiative), the agency's role, the accepted status on its side, where
+    this period's update stands (with the reviewer's comment when it was returned) and the one button that moves
+    it on. The button's words name the initiative for screen readers ("Report progress A-042")."""
+    from django.template.defaultfilters import truncatechars
+    from django.urls import reverse
+    from django.utils.safestring import mark_safe
+
+    from tracker.worklist import WorkState
+
+    roles = {"lead": _("Lead"), "supporting": _("Supporting")}
+    states = {state.value: str(state.label) for state in WorkState}
+    buttons = {
+        WorkState.RETURNED: (_("Revise"), ""),
+        WorkState.DRAFT: (_("Continue"), ""),
+        WorkState.TO_DO: (_("Report progress"), ""),
+        WorkState.OPTIONAL: (_("Report progress"), " secondary"),
+        WorkState.SUBMITTED: (_("View"), " secondary"),
+        WorkState.ACCEPTED: (_("View"), " secondary"),
+    }
+    accepted = _("Accepted:")
+    cards = []
+    for item in items:
+        state = item.work_state
+        comment = ""
+        if state == WorkState.RETURNED and item.update_comment:
+            comment = format_html('<q class="work-comment">{}</q>', truncatechars(item.update_comment, 240))
+        badge = format_html('<span class="badge work-badge-{}">{}</span>', state, states[state]) if period else ""
+        label, style = buttons[state]
+        button = ""
+        if period or state in (WorkState.SUBMITTED, WorkState.ACCEPTED):
+            button = format_html(
+                '<a class="button small{}" href="{}">{}<span class="visually-hidden"> {}</span></a>',
+                style,
+                item.action_url,
+                label,
+                item.code,
+            )
+        cards.append(
+            format_html(
+                '<li class="work-item work-{}"><div class="work-title"><a href="{}"><span class="code">{}</span> {}</a>'
+                '</div><div class="work-facts"><span class="badge role-{}">{}</span> <span class="work-current">'
+                '<span class="meta">{}</span>&nbsp;{}</span></div><div class="work-state">{}{}</div>'
+                '<div class="work-action">{}</div></li>',
+                state,
+                reverse("tracker:initiative-detail", args=[item.code]),
+                item.code,
+                item.display_title,
+                item.role,
+                roles.get(item.role, item.role),
+                accepted,
+                status_badge(item.our_status, item.our_progress),
+                badge,
+                comment,
+                button,
+            )
+        )
+    return mark_safe("".join(cards))  # each card built by format_html, which escaped every value
