@@ -331,21 +331,22 @@ class ReviewQueueFilter(django_filters.FilterSet):
     narrows a long queue by before deciding on several updates at once. Kept in the URL."""
 
     period = django_filters.ModelChoiceFilter(
-        label=_("Period"), queryset=ReportingPeriod.objects.order_by("-due_date"), empty_label=ANY
+        label=_("Period"), queryset=ReportingPeriod.objects.order_by("-due_date"), empty_label=ANY, widget=QuickSelect
     )
     agency = AgencyFilter(
         label=_("Agency"), field_name="agency", help_text=_("Acronym or name; suggestions appear as you type.")
     )
     theme = django_filters.ChoiceFilter(
-        label=_("Theme"), field_name="initiative__theme", choices=Theme.choices, empty_label=ANY
+        label=_("Theme"), field_name="initiative__theme", choices=Theme.choices, empty_label=ANY, widget=QuickSelect
     )
     meeting = django_filters.ModelChoiceFilter(
         label=_("High Level Meeting"),
         field_name="initiative__matrix_issue__mechanism",
         queryset=Mechanism.objects.all(),
         empty_label=ANY,
+        widget=QuickSelect,
     )
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=Status.choices, empty_label=ANY)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=Status.choices, empty_label=ANY, widget=QuickSelect)
 
     class Meta:
         model = StatusUpdate

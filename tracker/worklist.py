@@ -19,12 +19,14 @@ per state and row (60 ms for 101 initiatives on the benchmark's data set, agains
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import models
 from django.db.models import F, OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from tracker.choices import OwnershipRole, ReviewState
-from tracker.models import Agency, CurrentStatus, Initiative, ReportingPeriod, StatusUpdate
+from tracker.models import Agency, CurrentStatus, Initiative, ReportingPeriod, StatusUpdate, in_language
 
 
 class WorkState(models.TextChoices):
@@ -58,17 +60,43 @@ def state_of(role: str, review_state: str | None) -> WorkState:
     return WorkState.TO_DO if role == OwnershipRole.LEAD else WorkState.OPTIONAL
 
 
-def items(agency: Agency, period: ReportingPeriod | None) -> list[Initiative]:
-    """The agency's initiatives in the report's order, each with:
+@dataclass(slots=True)
+class Item:
+    """One initiative of the worklist: what the worklist shows of it, and where this period's update stands."""
 
-    - `role`: the agency's role (lead / supporting); `mechanism_id`: its High Level Meeting, if any;
-    - `update_id`, `update_state`, `update_comment`: this period's latest update, its review state and the
-      reviewer's comment (None without a period or an update);
-    - `work_state` (a `WorkState`) and `work_rank` (its place in the order above);
-    - `our_status`, `our_progress`: the current accepted status on the agency's side.
-    """
+    pk: int
+    code: str
+    title: str
+    title_es: str
+    title_ko: str
+    theme: str
+    position: int
+    mechanism_id: int | None  # its High Level Meeting (or General Coordination), if a matrix row fits it
+    role: str  # the agency's role: lead or supporting
+    our_status: str | None  # the current accepted status and progress on the agency's side
+    our_progress: int | None
+    update_id: int | None = None  # this period's latest update, its review state and the reviewer's comment
+    update_state: str | None = None
+    update_comment: str | None = None
+    work_state: WorkState = WorkState.TO_DO
+    work_rank: int = 0
+    action_url: str = ""  # where the item's button leads, and its initiative's page: set by the page showing it
+    detail_url: str = ""
+
+    @property
+    def display_title(self) -> str:
+        return in_language(self, "title")
+
+
+# What an Item reads of the initiative, its owner and its current status (one row each).
+_ITEM_FIELDS = ("pk", "code", "title", "title_es", "title_ko", "theme", "position", "mechanism_id", "role")
+
+
+def items(agency: Agency, period: ReportingPeriod | None) -> list[Item]:
+    """The agency's initiatives in the report's order, each an `Item` (read as plain rows: building model
+    instances for a few hundred initiatives cost more than the query)."""
     current = CurrentStatus.objects.filter(initiative=OuterRef("pk"), country=agency.country)
-    initiatives = list(
+    rows = (
         Initiative.objects.filter(ownerships__agency=agency)
         .annotate(
             role=F("ownerships__role"),
@@ -76,25 +104,24 @@ def items(agency: Agency, period: ReportingPeriod | None) -> list[Initiative]:
             our_status=Subquery(current.values("status")[:1]),
             our_progress=Subquery(current.values("progress")[:1]),
         )
-        .defer("quote")  # the report's words: long, and never shown in a worklist
         .order_by("position", "code")
+        .values_list(*_ITEM_FIELDS, "our_status", "our_progress")
     )
+    worklist = [Item(*row) for row in rows]
     latest = {}
     if period is not None:
         updates = StatusUpdate.objects.filter(agency=agency, period=period).order_by("created_at", "pk")
-        for update in updates.values("pk", "initiative_id", "review_state", "review_comment"):
-            latest[update["initiative_id"]] = update  # the latest one wins
-    for item in initiatives:
-        update = latest.get(item.pk, {})
-        item.update_id = update.get("pk")
-        item.update_state = update.get("review_state")
-        item.update_comment = update.get("review_comment")
+        for update in updates.values_list("initiative_id", "pk", "review_state", "review_comment"):
+            latest[update[0]] = update  # the latest one wins
+    for item in worklist:
+        if item.pk in latest:
+            _initiative, item.update_id, item.update_state, item.update_comment = latest[item.pk]
         item.work_state = state_of(item.role, item.update_state)
         item.work_rank = RANK[item.work_state]
-    return initiatives
+    return worklist
 
 
-def counts(worklist: list[Initiative]) -> dict:
+def counts(worklist: list[Item]) -> dict:
     """How many items stand in each state, and the headline: updates done out of those owed.
 
     `owed` counts the initiatives the agency leads; `done` those of them submitted or accepted this period
@@ -110,7 +137,7 @@ def counts(worklist: list[Initiative]) -> dict:
     return {"by_state": by_state, "owed": owed, "done": done, "total": len(worklist)}
 
 
-def next_after(walk: list[Initiative], current: Initiative) -> Initiative | None:
+def next_after(walk: list[Item], current: Initiative) -> Item | None:
     """The item to work on after `current`: the first one that needs the official (returned, draft or to do)
     after it in `walk` (the worklist as the official filtered and sorted it), else the first before it.
 

@@ -88,7 +88,9 @@ def test_an_official_reports_through_the_spreadsheet_and_the_secretariat_finds_t
     page.get_by_role("link", name="Preview “Submit for review” instead").click()
     expect(summary).to_contain_text("3 updates will be submitted for review.")
     expect(changes.first).to_contain_text("Submitted for review")
-    page.get_by_role("button", name="Submit 3 updates for review").click()
+    # The confirmation is offered at the top, by the summary, and again below the list of changes.
+    expect(page.get_by_role("button", name="Submit 3 updates for review")).to_have_count(2)
+    summary.get_by_role("button", name="Submit 3 updates for review").click()
 
     # Back on the worklist: the message, and each update waiting for review.
     expect(messages(page)).to_contain_text("3 updates submitted for review; reminders stop for them.")

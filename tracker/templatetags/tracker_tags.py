@@ -146,63 +146,83 @@ def update_export_form(context) -> dict:
 
 @register.simple_tag
 def worklist_cards(items, period) -> str:
-    """The worklist's items as cards (templates/tracker/home_official.html), written in one pass: an agency's
-    page has 50 of them, and the template language costs about ten times as much per card.
+    """The worklist's items as cards (templates/tracker/home_official.html), written in one pass: a page has 50
+    of them, and the template language (or format_html per piece) costs several times as much per card.
 
     Each card: code and title (to the initiative), the agency's role, the accepted status on its side, where
     this period's update stands (with the reviewer's comment when it was returned) and the one button that moves
-    it on. The button's words name the initiative for screen readers ("Report progress A-042")."""
+    it on. The button's words name the initiative for screen readers ("Report progress A-042"). Every value is
+    escaped here (`escape`); the words are the catalog's, escaped once."""
+    from html import escape
+
     from django.template.defaultfilters import truncatechars
-    from django.urls import reverse
     from django.utils.safestring import mark_safe
 
     from tracker.worklist import WorkState
 
-    roles = {"lead": _("Lead"), "supporting": _("Supporting")}
-    states = {state.value: str(state.label) for state in WorkState}
+    words = {key: escape(str(text)) for key, text in (("lead", _("Lead")), ("supporting", _("Supporting")))}
+    states = {state.value: escape(str(state.label)) for state in WorkState}
     buttons = {
-        WorkState.RETURNED: (_("Revise"), ""),
-        WorkState.DRAFT: (_("Continue"), ""),
-        WorkState.TO_DO: (_("Report progress"), ""),
-        WorkState.OPTIONAL: (_("Report progress"), " secondary"),
-        WorkState.SUBMITTED: (_("View"), " secondary"),
-        WorkState.ACCEPTED: (_("View"), " secondary"),
+        WorkState.RETURNED: (escape(_("Revise")), ""),
+        WorkState.DRAFT: (escape(_("Continue")), ""),
+        WorkState.TO_DO: (escape(_("Report progress")), ""),
+        WorkState.OPTIONAL: (escape(_("Report progress")), " secondary"),
+        WorkState.SUBMITTED: (escape(_("View")), " secondary"),
+        WorkState.ACCEPTED: (escape(_("View")), " secondary"),
     }
-    accepted = _("Accepted:")
+    accepted = escape(_("Accepted:"))
+    badges = {}  # a status and progress shows the same on every card that has it
     cards = []
     for item in items:
         state = item.work_state
         comment = ""
         if state == WorkState.RETURNED and item.update_comment:
-            comment = format_html('<q class="work-comment">{}</q>', truncatechars(item.update_comment, 240))
-        badge = format_html('<span class="badge work-badge-{}">{}</span>', state, states[state]) if period else ""
-        label, style = buttons[state]
+            comment = f'<q class="work-comment">{escape(truncatechars(item.update_comment, 240))}</q>'
+        badge = f'<span class="badge work-badge-{state}">{states[state]}</span>' if period else ""
         button = ""
         if period or state in (WorkState.SUBMITTED, WorkState.ACCEPTED):
-            button = format_html(
-                '<a class="button small{}" href="{}">{}<span class="visually-hidden"> {}</span></a>',
-                style,
-                item.action_url,
-                label,
-                item.code,
+            label, style = buttons[state]
+            button = (
+                f'<a class="button small{style}" href="{escape(item.action_url)}">{label}'
+                f'<span class="visually-hidden"> {escape(item.code)}</span></a>'
             )
+        current = (item.our_status, item.our_progress)
+        if current not in badges:
+            badges[current] = status_badge(*current)
         cards.append(
-            format_html(
-                '<li class="work-item work-{}"><div class="work-title"><a href="{}"><span class="code">{}</span> {}</a>'
-                '</div><div class="work-facts"><span class="badge role-{}">{}</span> <span class="work-current">'
-                '<span class="meta">{}</span>&nbsp;{}</span></div><div class="work-state">{}{}</div>'
-                '<div class="work-action">{}</div></li>',
-                state,
-                reverse("tracker:initiative-detail", args=[item.code]),
-                item.code,
-                item.display_title,
-                item.role,
-                roles.get(item.role, item.role),
-                accepted,
-                status_badge(item.our_status, item.our_progress),
-                badge,
-                comment,
-                button,
-            )
+            f'<li class="work-item work-{state}"><div class="work-title"><a href="{escape(item.detail_url)}">'
+            f'<span class="code">{escape(item.code)}</span> {escape(item.display_title)}</a></div>'
+            f'<div class="work-facts"><span class="badge role-{escape(item.role)}">{words.get(item.role, "")}</span> '
+            f'<span class="work-current"><span class="meta">{accepted}</span>&nbsp;{badges[current]}</span></div>'
+            f'<div class="work-state">{badge}{comment}</div><div class="work-action">{button}</div></li>'
         )
-    return mark_safe("".join(cards))  # each card built by format_html, which escaped every value
+    return mark_safe("".join(cards))  # every value escaped above
+
+
+@register.simple_tag
+def review_rows(queue) -> str:
+    """The review queue's rows (templates/tracker/review_queue.html), written in one pass like the worklist's
+    cards: a box to tick (carrying the version the page shows, for `actions.review_updates`), the initiative with
+    the start of the summary, the agency, the status, when it was submitted, and the button to review it alone."""
+    from html import escape
+
+    from django.template.defaultfilters import truncatechars
+    from django.urls import reverse
+    from django.utils.safestring import mark_safe
+
+    review = escape(_("Review"))
+    url = reverse("tracker:review-update", args=[999999999])
+    rows = []
+    for update in queue:
+        code = escape(update.initiative.code)
+        rows.append(
+            f'<tr><td class="tick"><input type="checkbox" name="updates" value="{update.pk}:{escape(update.version)}"'
+            f' id="tick-{update.pk}"><label for="tick-{update.pk}" class="visually-hidden">{code}</label></td>'
+            f'<td><span class="code">{code}</span> {escape(update.initiative.display_title)}'
+            f'<div class="summary meta">{escape(truncatechars(update.summary, 160))}</div></td>'
+            f"<td>{escape(update.agency.display_name)}</td><td>{status_badge(update.status, update.progress)}</td>"
+            f"<td>{escape(when(update.submitted_at))}</td>"
+            f'<td><a class="button small" href="{url.replace("999999999", str(update.pk))}">{review}'
+            f'<span class="visually-hidden"> {code}</span></a></td></tr>'
+        )
+    return mark_safe("".join(rows))  # every value escaped above
