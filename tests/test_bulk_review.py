@@ -120,3 +120,63 @@ def test_two_bulk_reviews_of_one_update_decide_it_once(personas, make_update):
     update.refresh_from_db()
     assert update.review_state == "accepted"
     assert Reminder.objects.filter(update=update).count() == 1
+
+
+def test_an_official_gets_one_email_for_the_decisions_taken_together(client, personas, fifty):
+    import datetime
+
+    from django.core import mail
+
+    from tracker import reminders
+
+    client.force_login(personas.sec_mx)
+    client.post(reverse("tracker:review-bulk"), {"action": "accept", "updates": _ticks(fifty)})
+    mail.outbox = []
+    reminders.deliver(datetime.datetime.now(datetime.UTC))
+    (message,) = [m for m in mail.outbox if m.to == [personas.alice.email]]
+    text, html = message.body, message.alternatives[0][0]
+    assert message.subject == "50 of your updates were accepted"
+    for body in (text, html):
+        assert "Sec_mx of the Technical Secretariat accepted 50 of your updates." in body
+        assert all(update.initiative.code in body for update in fifty)
+    # Each decision is still its own record, sent in that one email.
+    assert set(Reminder.objects.filter(recipient=personas.alice).values_list("state", flat=True)) == {"sent"}
+    assert len(set(Reminder.objects.filter(recipient=personas.alice).values_list("message_id", flat=True))) == 1
+
+
+def test_updates_returned_together_name_their_comment_once_or_each_its_own(personas, fifty):
+    import datetime
+
+    from django.core import mail
+
+    from tracker import reminders
+
+    seen = {update.pk: update.version for update in fifty[:3]}
+    actions.review_updates(seen, accept=False, user=personas.sec_mx, comment="Please give this quarter's figures.")
+    actions.return_update(fifty[3], user=personas.sec_mx, comment="Attach the signed minutes.", deliver=False)
+    mail.outbox = []
+    reminders.deliver(datetime.datetime.now(datetime.UTC))
+    (message,) = [m for m in mail.outbox if m.to == [personas.alice.email]]
+    assert message.subject == "4 of your updates were returned for revision"
+    assert "returned 4 of your updates for revision, each with its comment below." in message.body
+    assert message.body.count("Please give this quarter's figures.") == 3
+    assert message.body.count("Attach the signed minutes.") == 1
+    for update in fifty[:4]:
+        assert f"/updates/{update.pk}/edit/" in message.body
+
+
+def test_the_email_for_decisions_taken_together_reads_in_the_officials_language(personas, fifty):
+    import datetime
+
+    from django.core import mail
+
+    from tracker import reminders
+
+    personas.alice.profile.language = "ko"
+    personas.alice.profile.save()
+    actions.review_updates({u.pk: u.version for u in fifty[:3]}, accept=True, user=personas.sec_mx)
+    mail.outbox = []
+    reminders.deliver(datetime.datetime.now(datetime.UTC))
+    (message,) = [m for m in mail.outbox if m.to == [personas.alice.email]]
+    assert message.subject == "귀하의 현황 보고 3건이 승인되었습니다"
+    assert "기술사무국 Sec_mx 님이 귀하의 현황 보고 3건을 승인하였습니다." in message.body

@@ -154,8 +154,13 @@ def _claim_for_review(update: StatusUpdate, user, seen_version: str | None) -> S
 
 
 @transaction.atomic
-def accept_update(update: StatusUpdate, *, user, comment: str = "", seen_version: str | None = None) -> StatusUpdate:
-    """Accept a submitted update: it becomes the initiative's current status on its agency's side."""
+def accept_update(
+    update: StatusUpdate, *, user, comment: str = "", seen_version: str | None = None, deliver: bool = True
+) -> StatusUpdate:
+    """Accept a submitted update: it becomes the initiative's current status on its agency's side.
+
+    The author's email is recorded with the decision; `deliver=False` leaves sending it to the caller (a review of
+    several updates asks once, at the end, so that each official gets one email for all of them)."""
     update = _claim_for_review(update, user, seen_version)
     update.review_state = ReviewState.ACCEPTED
     update.review_comment = comment
@@ -165,20 +170,22 @@ def accept_update(update: StatusUpdate, *, user, comment: str = "", seen_version
         country=update.agency.country,
         defaults={"update": update, "status": update.status, "progress": update.progress},
     )
-    _tell_author(update, ReminderKind.ACCEPTED)
+    _tell_author(update, ReminderKind.ACCEPTED, deliver)
     return update
 
 
 @transaction.atomic
-def return_update(update: StatusUpdate, *, user, comment: str, seen_version: str | None = None) -> StatusUpdate:
-    """Send a submitted update back to its agency with a comment that says what to fix."""
+def return_update(
+    update: StatusUpdate, *, user, comment: str, seen_version: str | None = None, deliver: bool = True
+) -> StatusUpdate:
+    """Send a submitted update back to its agency with a comment that says what to fix (`deliver`: as above)."""
     if not comment.strip():
         raise ValidationError(_("Say what the official should change: the comment is required to return an update."))
     update = _claim_for_review(update, user, seen_version)
     update.review_state = ReviewState.RETURNED
     update.review_comment = comment.strip()
     update.save()
-    _tell_author(update, ReminderKind.RETURNED)
+    _tell_author(update, ReminderKind.RETURNED, deliver)
     return update
 
 
@@ -194,7 +201,11 @@ def review_updates(seen: dict[int, str], *, accept: bool, user, comment: str = "
     """Accept, or return with one comment, the updates the reviewer selected (`seen`: id -> the version the
     reviewer saw). Each is decided in its own transaction, exactly as `accept_update` or `return_update` would
     decide it alone (history, current status, the official's email); one that changed meanwhile, or that this
-    reviewer may not review, is left alone and reported, and the others go through."""
+    reviewer may not review, is left alone and reported, and the others go through. The officials' emails are
+    sent together once all are decided: an official whose twelve updates were accepted gets one email naming them
+    (tracker.reminders groups the decisions delivered together)."""
+    from tracker.tasks import kick_delivery
+
     if not accept and not comment.strip():
         raise ValidationError(_("Say what the officials should change: the comment is required to return updates."))
     result = BulkReview()
@@ -205,21 +216,25 @@ def review_updates(seen: dict[int, str], *, accept: bool, user, comment: str = "
             continue  # gone (never happens to a submitted update: nothing deletes them); nothing to report on
         try:
             if accept:
-                accept_update(update, user=user, comment=comment, seen_version=version)
+                accept_update(update, user=user, comment=comment, seen_version=version, deliver=False)
             else:
-                return_update(update, user=user, comment=comment, seen_version=version)
+                return_update(update, user=user, comment=comment, seen_version=version, deliver=False)
         except StaleUpdate as error:
             result.left.append((update, error.messages[0]))
         except PermissionDenied:
             result.left.append((update, _("You may not review this update: it is another country's.")))
         else:
             result.done.append(update)
+    if result.done:
+        transaction.on_commit(kick_delivery)
     return result
 
 
-def _tell_author(update: StatusUpdate, kind: str) -> None:
-    """Record the email in this transaction; ask a worker to send it once the decision is committed."""
+def _tell_author(update: StatusUpdate, kind: str, deliver: bool = True) -> None:
+    """Record the email in this transaction; ask a worker to send it once the decision is committed (unless the
+    caller will)."""
     from tracker.tasks import kick_delivery
 
     reminders.record_review_email(update, kind)
-    transaction.on_commit(kick_delivery)
+    if deliver:
+        transaction.on_commit(kick_delivery)

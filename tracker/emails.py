@@ -126,10 +126,20 @@ def _items(kind: str, group) -> tuple[list[dict], int]:
             for code, initiative in sorted(initiatives.items())
         ]
         return items, len(items)
-    if kind == ReminderKind.RETURNED:
-        return [_item(first.initiative, absolute(reverse("tracker:update-edit", args=[first.update_id])))], 1
-    if kind == ReminderKind.ACCEPTED:
-        return [_item(first.initiative, absolute(first.initiative.get_absolute_url()))], 1
+    if kind in (ReminderKind.RETURNED, ReminderKind.ACCEPTED):
+        # One decision, or several delivered together (a review of several updates): each initiative once, with
+        # the link that moves it on, and the reviewer's comment on it when the decisions' comments differ.
+        comments = {r.update.review_comment for r in group}
+        items = []
+        for reminder in sorted(group, key=lambda r: r.initiative.code)[:MAX_ITEMS]:
+            if kind == ReminderKind.RETURNED:
+                url = absolute(reverse("tracker:update-edit", args=[reminder.update_id]))
+            else:
+                url = absolute(reminder.initiative.get_absolute_url())
+            item = _item(reminder.initiative, url)
+            item["comment"] = reminder.update.review_comment if len(comments) > 1 else ""
+            items.append(item)
+        return items, len(group)
     owed = owed_updates(first.period).select_related("initiative", "agency").order_by("agency__name", "initiative")
     if kind == ReminderKind.ESCALATION:
         owed = owed.filter(agency_id=first.agency_id)
@@ -137,6 +147,10 @@ def _items(kind: str, group) -> tuple[list[dict], int]:
         owed = owed.filter(agency__country=first.recipient.profile.agency.country)
     items = [_item(o.initiative, absolute(o.initiative.get_absolute_url()), o.agency) for o in owed[:MAX_ITEMS]]
     return items, (owed.count() if len(items) == MAX_ITEMS else len(items))
+
+
+def _one_comment(group) -> bool:
+    return len({r.update.review_comment for r in group if r.update_id}) <= 1
 
 
 def reminder_email(group_key: str, group: list, *, late: bool) -> EmailMultiAlternatives:
@@ -160,7 +174,9 @@ def reminder_email(group_key: str, group: list, *, late: bool) -> EmailMultiAlte
             "planned_at": f"{formats.date_format(planned_at, 'DATETIME_FORMAT')} {planned_at.tzname()}" if late else "",
             "list_url": _page("tracker:initiative-list") + "?overdue=true",
             "preferences_url": _page("tracker:preferences"),
-            "comment": first.update.review_comment if first.update_id else "",
+            # A decision's comment; for several decisions delivered together, the one they share (else each
+            # item carries its own).
+            "comment": first.update.review_comment if first.update_id and _one_comment(group) else "",
             "reviewer_name": (
                 first.update.reviewed_by.get_full_name() or first.update.reviewed_by.username
                 if first.update_id and first.update.reviewed_by_id

@@ -71,6 +71,7 @@ CHECKPOINT = datetime.timedelta(seconds=1)  # a sender renews its claims (and wr
 SENDERS = 2  # senders in each process that delivers a burst: one renders while another waits for the mail server
 
 LADDER_KINDS = (ReminderKind.UPCOMING, ReminderKind.DUE, ReminderKind.OVERDUE)
+REVIEW_KINDS = (ReminderKind.ACCEPTED, ReminderKind.RETURNED)
 DONE_STATES = (ReviewState.SUBMITTED, ReviewState.ACCEPTED)
 
 
@@ -306,19 +307,32 @@ def _still_owed(reminders: list[Reminder]) -> tuple[list[Reminder], list[Reminde
 
 
 def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str, list[Reminder]]]:
-    """One email per reminder, except an official's ladder reminders when they prefer a daily digest:
-    those that are due together go in one email, named after the day and its first reminder."""
+    """One email per reminder, except:
+
+    - an official's ladder reminders when they prefer a daily digest: those that are due together go in one
+      email, named after the day and its first reminder;
+    - the reviewers' decisions on one official's updates that are delivered together (a review of several
+      updates at once asks for delivery once, when all are decided): one email per official and kind of decision
+      ("12 of your updates were accepted"), named after its first row. A single decision keeps its own key.
+    """
     groups: dict[str, list[Reminder]] = {}
     digests: dict[int, list[Reminder]] = defaultdict(list)
+    decisions: dict[tuple[int, str], list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         profile = getattr(reminder.recipient, "profile", None)
         if reminder.kind in LADDER_KINDS and profile is not None and profile.email_preference == EmailPreference.DIGEST:
             digests[reminder.recipient_id].append(reminder)
+        elif reminder.kind in REVIEW_KINDS:
+            decisions[(reminder.recipient_id, reminder.kind)].append(reminder)
         else:
             groups[reminder.key] = [reminder]
     for recipient_id, rows in digests.items():
         day = now.astimezone(ZoneInfo(str(rows[0].recipient.profile.time_zone))).date()
         groups[f"daily_digest:u{recipient_id}:d{day.isoformat()}:r{min(r.pk for r in rows)}"] = rows
+    for (recipient_id, kind), rows in decisions.items():
+        rows.sort(key=lambda row: row.pk)
+        key = rows[0].key if len(rows) == 1 else f"{kind}:u{recipient_id}:together:r{rows[0].pk}:n{len(rows)}"
+        groups[key] = rows
     return list(groups.items())
 
 
