@@ -39,6 +39,22 @@ admin.site.site_title = _("Commission tracker administration")
 admin.site.index_title = _("Catalog, matrix and accounts")
 
 
+class ReadOnly:
+    """Rows the tracker writes itself (updates, reminders, sweeps, imports, owners edited on their initiative):
+    the admin lists and reads them, never adds or changes them here. `deletable = False` refuses deleting too."""
+
+    deletable = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)
+
+
 class AuditedAdmin(SimpleHistoryAdmin):
     """An admin whose history page shows each change's author, time and changed fields.
 
@@ -283,22 +299,15 @@ class MatrixIssueAdmin(AuditedAdmin):
 
 
 @admin.register(Ownership)
-class OwnershipAdmin(AuditedAdmin):
+class OwnershipAdmin(ReadOnly, AuditedAdmin):
     """Who owns what, across the catalog; change owners on the initiative's page."""
+
+    deletable = False
 
     list_display = ["initiative", "agency", "country", "role", "source", "matrix_issue"]
     list_filter = ["role", "source", "country", ("agency", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["agency__name", "agency__acronym", "initiative__code", "initiative__title"]
     list_select_related = ["initiative", "agency", "matrix_issue__mechanism"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Report)
@@ -365,7 +374,7 @@ class EvidenceInline(admin.TabularInline):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(AuditedAdmin):
+class StatusUpdateAdmin(ReadOnly, AuditedAdmin):
     """Updates are written by officials and reviewed by the secretariat in the tracker itself; the admin
     only reads them (an accepted update is never edited in place)."""
 
@@ -374,12 +383,6 @@ class StatusUpdateAdmin(AuditedAdmin):
     search_fields = ["initiative__code", "initiative__title", "agency__name", "summary"]
     list_select_related = ["initiative", "agency", "period"]
     inlines = [EvidenceInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # --- Reminders -------------------------------------------------------------------------------------------
@@ -408,7 +411,7 @@ class FailedFirst(admin.SimpleListFilter):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
+class ReminderAdmin(ReadOnly, admin.ModelAdmin):
     """The reminder log: every email the tracker owed, and what became of it. Read-only."""
 
     list_display = ["key", "kind", "recipient", "state", "planned_at", "sent_at", "attempts", "last_error"]
@@ -417,30 +420,20 @@ class ReminderAdmin(admin.ModelAdmin):
     list_select_related = ["recipient"]
     date_hierarchy = "planned_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(SweepRun)
-class SweepRunAdmin(admin.ModelAdmin):
+class SweepRunAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["started_at", "finished_at", "recorded", "sent", "failed"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # --- Spreadsheet imports ------------------------------------------------------------------------------------
 
 
 @admin.register(SheetUpload)
-class SheetUploadAdmin(admin.ModelAdmin):
+class SheetUploadAdmin(ReadOnly, admin.ModelAdmin):
     """The audit of spreadsheet imports: who uploaded which file, and what importing it changed. Read-only."""
+
+    deletable = False
 
     list_display = ["created_at", "user", "agency", "period", "original_name", "mode", "applied_at"]
     list_display += ["drafts_saved", "submitted"]
@@ -449,12 +442,3 @@ class SheetUploadAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "sha256", "user__username"]
     list_select_related = ["user", "agency", "period"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseBadRequest
@@ -20,7 +18,7 @@ from tracker.filters import StatusUpdateExportFilter
 from tracker.forms import StatusUpdateForm
 from tracker.models import CurrentStatus, Evidence, Initiative, StatusUpdate
 from tracker.views.common import open_period, tracker_user_required
-from tracker.views.worklist import LIST_PARAMETER, next_item
+from tracker.views.worklist import LIST_PARAMETER, next_item, with_list
 
 READ_ONLY = _lazy("This update is submitted and waits for review: it is read-only until a reviewer returns it.")
 
@@ -56,11 +54,11 @@ def _save_from_form(request, form, update, period):
             messages.info(request, READ_ONLY)  # e.g. the second click of a double-clicked "Submit"
         else:
             messages.error(request, error.messages[0])
-        return redirect(_with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
+        return redirect(with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
     code = update.initiative.code
     if submit:
         messages.success(request, _("Your update was submitted for review. Thank you."))
-        return redirect(_with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
+        return redirect(with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
     if "draft_next" in request.POST:
         following = next_item(request.user, period, update.initiative, list_query)
         if following is not None:
@@ -72,7 +70,7 @@ def _save_from_form(request, form, update, period):
         messages.success(request, _("Draft saved for %(code)s. Nothing else in this list needs you.") % {"code": code})
         return redirect(_with_query(reverse("tracker:home"), list_query))
     messages.success(request, _("Your draft was saved. Submit it when it is ready."))
-    return redirect(_with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
+    return redirect(with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
 
 
 def _already_started(request, existing, form, period, list_query):
@@ -82,7 +80,7 @@ def _already_started(request, existing, form, period, list_query):
     same = all(getattr(existing, name) == typed.get(name) for name in ("status", "progress", "summary", "next_steps"))
     if existing.author_id == request.user.pk and same:
         messages.info(request, _("Your update was already saved (the form was sent twice)."))
-        return redirect(_with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
+        return redirect(with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
     if existing.author_id == request.user.pk:
         messages.warning(
             request, _("You had already started this update: that one is shown. What you typed is below it.")
@@ -95,7 +93,7 @@ def _already_started(request, existing, form, period, list_query):
             % {"name": name},
         )
     if not existing.is_editable:
-        return redirect(_with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
+        return redirect(with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
     return _form_page(request, StatusUpdateForm(instance=existing), existing, period, list_query, unsaved=form)
 
 
@@ -112,11 +110,6 @@ def _form_page(request, form, update, period, list_query, *, newer=None, unsaved
             "unsaved": unsaved.cleaned_data if unsaved is not None else None,
         },
     )
-
-
-def _with_list(url: str, list_query: str) -> str:
-    """`url` carrying the worklist's filters, so that the page after it can go on to the next item."""
-    return f"{url}?{urlencode({LIST_PARAMETER: list_query})}" if list_query else url
 
 
 def _with_query(url: str, query: str) -> str:
@@ -138,9 +131,9 @@ def update_create(request, code):
     existing = StatusUpdate.objects.in_progress().filter(initiative=initiative, agency=agency, period=period).first()
     if existing is not None and request.method == "GET":
         if existing.is_editable:
-            return redirect(_with_list(reverse("tracker:update-edit", args=[existing.pk]), list_query))
+            return redirect(with_list(reverse("tracker:update-edit", args=[existing.pk]), list_query))
         messages.info(request, _("Your agency's update for this period is already submitted and waits for review."))
-        return redirect(_with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
+        return redirect(with_list(reverse("tracker:update-detail", args=[existing.pk]), list_query))
     update = StatusUpdate(initiative=initiative, agency=agency, period=period, author=request.user)
     latest = CurrentStatus.objects.filter(initiative=initiative, country=agency.country).first()
     initial = {"status": latest.status, "progress": latest.progress} if latest else {}
@@ -167,7 +160,7 @@ def update_edit(request, pk):
     if not permissions.can_edit_update(request.user, update):
         if permissions.agency_of(request.user) == update.agency:
             messages.info(request, READ_ONLY)
-            return redirect(_with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
+            return redirect(with_list(reverse("tracker:update-detail", args=[update.pk]), list_query))
         raise PermissionDenied
     form = StatusUpdateForm(request.POST or None, request.FILES or None, instance=update)
     if request.method == "POST" and form.is_valid():

@@ -46,6 +46,11 @@ def worklist_page(request, period: ReportingPeriod | None):
     )
 
 
+def with_list(url: str, list_query: str) -> str:
+    """`url` carrying the worklist's filters, so that the page after it can go on to the next item of the list."""
+    return f"{url}?{urlencode({LIST_PARAMETER: list_query})}" if list_query else url
+
+
 def list_query_of(params: QueryDict) -> str:
     """The worklist's own parameters (filters and sort, not the page) as a query string."""
     kept = [(name, value) for name in WorklistFilter.base_fields for value in params.getlist(name) if value]
@@ -60,7 +65,7 @@ class ItemUrls:
     ID, CODE = 999999999, "CODE"  # stand-ins, replaced by each item's own
 
     def __init__(self, list_query: str = ""):
-        self.query = f"?{urlencode({LIST_PARAMETER: list_query})}" if list_query else ""
+        self.list_query = list_query
         self.edit = reverse("tracker:update-edit", args=[self.ID])
         self.read = reverse("tracker:update-detail", args=[self.ID])
         self.new = reverse("tracker:update-create", args=[self.CODE])
@@ -73,7 +78,7 @@ class ItemUrls:
             url = self.new.replace(self.CODE, quote(item.code))
         else:
             url = self.read.replace(str(self.ID), str(item.update_id))
-        return url + self.query
+        return with_list(url, self.list_query)
 
     def detail(self, item: Item) -> str:
         return self.initiative.replace(self.CODE, quote(item.code))
