@@ -129,6 +129,8 @@ def test_an_official_gets_one_email_for_the_decisions_taken_together(client, per
 
     from tracker import reminders
 
+    personas.alice.profile.language = "en"  # chosen; else her emails would be in her country's Spanish
+    personas.alice.profile.save()
     client.force_login(personas.sec_mx)
     client.post(reverse("tracker:review-bulk"), {"action": "accept", "updates": _ticks(fifty)})
     mail.outbox = []
@@ -151,6 +153,8 @@ def test_updates_returned_together_name_their_comment_once_or_each_its_own(perso
 
     from tracker import reminders
 
+    personas.alice.profile.language = "en"
+    personas.alice.profile.save()
     seen = {update.pk: update.version for update in fifty[:3]}
     actions.review_updates(seen, accept=False, user=personas.sec_mx, comment="Please give this quarter's figures.")
     actions.return_update(fifty[3], user=personas.sec_mx, comment="Attach the signed minutes.", deliver=False)

@@ -44,7 +44,7 @@ def due_day_email(user, at):
 
 
 def test_a_korean_official_gets_the_due_day_reminder_in_korean(period):
-    charlie = person("charlie", "official", "kcs", language="ko")  # KCS leads A-314 only
+    charlie = person("charlie", "official", "kcs", language="ko", email_preference="each")  # KCS leads A-314 only
     message, text, html = due_day_email(charlie, datetime.datetime(2026, 12, 11, 9, 0, tzinfo=SEOUL))
     assert message.subject == "오늘 마감: A-314 현황 보고"
     for body in (text, html):
@@ -61,7 +61,7 @@ def test_a_korean_official_gets_the_due_day_reminder_in_korean(period):
 
 
 def test_a_spanish_official_gets_the_due_day_reminder_in_spanish(period):
-    alice = person("alice", "official", "se", language="es")  # SE leads several initiatives
+    alice = person("alice", "official", "se", language="es", email_preference="each")  # SE leads several
     message, text, html = due_day_email(alice, datetime.datetime(2026, 12, 11, 9, 0, tzinfo=MEXICO))
     assert message.subject.startswith("Vence hoy: su actualización de ")
     for body in (text, html):
@@ -76,7 +76,7 @@ def test_a_spanish_official_gets_the_due_day_reminder_in_spanish(period):
 
 
 def test_an_english_official_gets_the_due_day_reminder_in_english(period):
-    bob = person("bob", "official", "kcs", language="en")
+    bob = person("bob", "official", "kcs", language="en", email_preference="each")
     message, text, html = due_day_email(bob, datetime.datetime(2026, 12, 11, 9, 0, tzinfo=SEOUL))
     assert message.subject == "Due today: your update on A-314"
     for body in (text, html):

@@ -81,3 +81,49 @@ def test_an_unknown_time_zone_is_refused(client, personas):
     assert "Select a valid choice" in response.content.decode()
     personas.charlie.profile.refresh_from_db()
     assert str(personas.charlie.profile.time_zone) == "Asia/Seoul"
+
+
+def test_a_due_date_on_a_public_holiday_warns_the_secretariat(client, personas):
+    client.force_login(personas.sec_mx)
+    response = client.post(
+        reverse("tracker:period-create"),
+        {"name": "2026 Q4 (late)", "start": "2026-10-01", "end": "2026-12-31", "due_date": "2026-12-25"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Reporting period 2026 Q4 (late) saved." in page
+    assert "is a public holiday in Mexico (Christmas Day)" in page  # named in the reader's language
+    assert "is a public holiday in Korea (Christmas Day)" in page
+    assert "sent on the working day before" in page
+    quiet = client.post(
+        reverse("tracker:period-create"),
+        {"name": "2027 Q1", "start": "2027-01-01", "end": "2027-03-31", "due_date": "2027-04-15"},
+        follow=True,
+    )
+    assert "public holiday" not in quiet.content.decode()  # a Thursday, no holiday on either side
+
+
+def test_a_new_account_reads_its_browsers_language_and_the_first_sign_in_records_it(client, personas):
+    from tests.conftest import PASSWORD, make_person
+
+    dora = make_person("dora", "official", "kcs")  # a new account: no language chosen yet
+    assert dora.profile.language == ""
+    login = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
+    assert '<html lang="ko">' in login.content.decode()
+    response = client.post(
+        reverse("login"), {"username": "dora", "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9", follow=True
+    )
+    assert '<html lang="ko">' in response.content.decode()  # after signing in too
+    dora.profile.refresh_from_db()
+    assert dora.profile.language == "ko"  # recorded, so the emails are in Korean from now on
+    # Chosen now: a browser in another language does not change it.
+    page = client.get(reverse("tracker:home"), HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="ko">' in page.content.decode()
+
+
+def test_until_someone_signs_in_their_emails_are_in_their_countrys_language(personas):
+    from tests.conftest import make_person
+
+    assert make_person("eva", "official", "kcs").profile.email_language == "ko"
+    assert make_person("fer", "official", "se").profile.email_language == "es"
+    assert make_person("gil", "official", "se", language="en").profile.email_language == "en"

@@ -324,7 +324,34 @@ OBJECTS = {
     "sheet doc": lambda w: ({"fmt": "doc"}, ""),
     "alice's upload": lambda w: ({"pk": alices_upload(w).pk}, ""),
     "no such upload": lambda w: ({"pk": "00000000-0000-4000-8000-000000000000"}, ""),
+    "invitation": lambda w: ({"pk": invitation_of(w).pk}, ""),
+    "invitation link": lambda w: invitation_link(w),
+    "bad invitation link": lambda w: ({**invitation_link(w)[0], "token": "abc-0123456789abcdef"}, ""),
 }
+
+
+def invitation_of(world):
+    """An official of SE invited by sec_mx (tracker/invitations.py), not yet signed in; no language chosen, so
+    the page of the link follows the visitor's."""
+    from tracker import invitations
+    from tracker.models import Agency, Invitation
+
+    invitation = Invitation.objects.filter(user__username="invited").first()
+    if invitation is None:
+        person = invitations.Person(
+            "Invited Official", "invited@example.invalid", Agency.objects.get(key="se"), "", "official"
+        )
+        [invitation] = invitations.invite([person], by=world.people.sec_mx)
+    return invitation
+
+
+def invitation_link(world):
+    """The URL arguments of the invitation's link, as its email gives them."""
+    from tracker import invitations
+
+    invitation = invitation_of(world)
+    link = invitations.link_for(invitation.user, invitation.times_sent, invitation.last_sent_at)
+    return resolve(urlsplit(link).path).kwargs, ""
 
 
 def alices_upload(world):
@@ -422,6 +449,14 @@ MATRIX = [
     ("tracker:period-edit",       "period",                LOGIN, NO,    NO,    OK,    OK,    OK),
     ("tracker:period-edit",       "no such period",        LOGIN, NO,    NO,    NF,    NF,    NF),
     ("tracker:period-state",      "period",                LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
+    # People (tracker/invitations.py): the secretariats and the admin invite officials and secretariat members
+    # (tests/test_invitations.py checks whom); sending an invitation again is a POST. The link of an invitation
+    # email opens for whoever has it; a link that is not one of ours is a 400 with a clear page.
+    ("tracker:people",            "-",                     LOGIN, NO,    NO,    OK,    OK,    OK),
+    ("tracker:people-invite",     "-",                     LOGIN, NO,    NO,    OK,    OK,    OK),
+    ("tracker:people-resend",     "invitation",            LOGIN, NOGET, NOGET, NOGET, NOGET, NOGET),
+    ("invitation-accept",         "invitation link",       OK,    OK,    OK,    OK,    OK,    OK),
+    ("invitation-accept",         "bad invitation link",   BAD,   BAD,   BAD,   BAD,   BAD,   BAD),
     # Progress reports: the secretariats build, freeze and publish them; others read the published ones.
     ("tracker:reports",           "-",                     LOGIN, OK,    OK,    OK,    OK,    OK),
     ("tracker:progress-report",   "draft report",          LOGIN, NF,    NF,    OK,    OK,    OK),

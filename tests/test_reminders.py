@@ -32,13 +32,15 @@ def period(db):
 @pytest.fixture
 def people(db):
     """Officials of the Secretary of Economy (Mexico City) and Korea Customs Service (Seoul), and both
-    secretariats; created long before the period so that every rung of the ladder applies to them."""
+    secretariats; created long before the period so that every rung of the ladder applies to them. All chose one
+    email per item, so that each rung (and each late agency) is its own email here (the default daily digest,
+    which gathers them: tests/test_digest.py)."""
     joined = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     users = {
-        "alice": make_person("alice", "official", "se", language="es"),
-        "charlie": make_person("charlie", "official", "kcs", language="ko"),
-        "sec_mx": make_person("sec_mx", "secretariat", "sre"),
-        "sec_kr": make_person("sec_kr", "secretariat", "mofat"),
+        "alice": make_person("alice", "official", "se", language="es", email_preference="each"),
+        "charlie": make_person("charlie", "official", "kcs", language="ko", email_preference="each"),
+        "sec_mx": make_person("sec_mx", "secretariat", "sre", language="en", email_preference="each"),
+        "sec_kr": make_person("sec_kr", "secretariat", "mofat", language="en", email_preference="each"),
     }
     for user in users.values():
         user.date_joined = joined
@@ -96,7 +98,11 @@ def test_due_day_overdue_and_escalation(people, period):
     charlie, sec_kr, sec_mx = people["charlie"], people["sec_kr"], people["sec_mx"]
     sweep(datetime.datetime(2026, 12, 11, 9, 0, tzinfo=SEOUL))
     assert "due+0" in kinds_for(charlie)
+    # A day after the Friday due date is a Saturday: the overdue reminder waits for Monday, the next working day
+    # (never the Friday before, when nothing is overdue yet).
     sweep(datetime.datetime(2026, 12, 12, 9, 0, tzinfo=SEOUL))
+    assert kinds_for(charlie) == []
+    sweep(datetime.datetime(2026, 12, 14, 9, 0, tzinfo=SEOUL))
     assert kinds_for(charlie) == ["overdue+1"]
     sweep(datetime.datetime(2026, 12, 18, 9, 0, tzinfo=SEOUL))
     assert kinds_for(charlie) == ["overdue+7"]
@@ -402,3 +408,21 @@ def test_emails_are_written_exactly_as_the_email_package_writes_them(people, per
         ours.set_boundary("boundary")
         theirs.set_boundary("boundary")
         assert date.sub(b"", ours.as_bytes(linesep="\r\n")) == date.sub(b"", theirs.as_bytes(linesep="\r\n"))
+
+
+def test_an_escalation_says_whether_anyone_was_reminded_and_who_nobody_can_reach(people, period):
+    sec_kr = people["sec_kr"]
+    for day in (11, 14):  # the due day and the first working day after: KCS's official is reminded
+        sweep(datetime.datetime(2026, 12, day, 9, 0, tzinfo=SEOUL))
+    sweep(datetime.datetime(2026, 12, 18, 9, 0, tzinfo=SEOUL))
+    escalations = {m.subject: m.body for m in to(sec_kr) if m.extra_headers["X-Tracker-Reminder"].startswith("escal")}
+    kcs = next(body for subject, body in escalations.items() if "Korea Customs Service" in subject)
+    assert "despite the reminders sent to its officials" in kcs
+    mofat = next(body for subject, body in escalations.items() if subject.startswith("Ministry of Foreign Affairs"))
+    assert "has no active official in the tracker, so nobody could be reminded" in mofat
+    assert "despite the reminders" not in mofat
+    # Every escalation names the agencies of the country nobody can be reminded at, with what each owes.
+    assert "Nobody can be reminded at these agencies" in kcs
+    assert "* Ministry of Foreign Affairs and Trade: 82" in kcs
+    assert "Korea Customs Service:" not in kcs.split("Nobody can be reminded")[1]  # it has an official
+    assert "Secretary of Economy" not in kcs  # Mexico's agencies are the other secretariat's

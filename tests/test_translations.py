@@ -19,6 +19,7 @@ from pathlib import Path
 import polib
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -258,6 +259,15 @@ def test_forms_with_errors_and_account_pages_read_in_the_language(world, english
         assert_translated(response, english, language, path)
     response = visitor.post(reverse("login"), {"username": "alice", "password": "wrong"})
     assert_translated(response, english, language, "login with a wrong password")
+    # A list of people with a problem (tracker/invitations.py), and an invitation link that does not work.
+    listing = SimpleUploadedFile("people.csv", b"Name,Email,Agency\r\nEva Ruiz,eva@example.invalid,Nowhere\r\n")
+    response = sec_mx.post(reverse("tracker:people-invite"), {"form": "file", "file": listing})
+    assert response.context["checked"].problems
+    assert_translated(response, english, language, "list of people with a problem")
+    response = visitor.get(reverse("invitation-accept", args=["MQ", "not-a-token"]))
+    assert response.status_code == 400
+    response.status_code = 200  # the refusal is read like any other page
+    assert_translated(response, english, language, "invitation link that does not work")
     del people
 
 

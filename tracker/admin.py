@@ -6,11 +6,12 @@ Ownerships are edited only inside their initiative, where the form can check the
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from simple_history.admin import SimpleHistoryAdmin
 
 from tracker.choices import Country, InitiativeKind, OwnershipRole, ReminderState
@@ -19,6 +20,7 @@ from tracker.models import (
     Agency,
     Evidence,
     Initiative,
+    Invitation,
     MatrixIssue,
     MatrixResponsibility,
     Mechanism,
@@ -442,3 +444,39 @@ class SheetUploadAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ["original_name", "sha256", "user__username"]
     list_select_related = ["user", "agency", "period"]
     date_hierarchy = "created_at"
+
+
+# --- Invitations --------------------------------------------------------------------------------------------
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnly, admin.ModelAdmin):
+    """Who was invited, by whom, and whether they opened their account (tracker/invitations.py). Read-only: people
+    are invited at /people/; "Send again" mails a new link (the earlier ones stop working)."""
+
+    deletable = False
+
+    list_display = ["user", "invited_by", "created_at", "last_sent_at", "times_sent", "accepted_at"]
+    list_filter = [("accepted_at", admin.EmptyFieldListFilter), "user__profile__agency__country"]
+    search_fields = ["user__username", "user__email", "user__first_name", "invited_by__username"]
+    list_select_related = ["user", "invited_by"]
+    date_hierarchy = "created_at"
+    actions = ["send_again"]
+
+    @admin.action(description=_("Send again (a new link; the earlier ones stop working)"))
+    def send_again(self, request, queryset):
+        from tracker import invitations
+
+        sent, refused = 0, []
+        for invitation in queryset.select_related("user"):
+            try:
+                invitations.resend(invitation, by=request.user)
+            except invitations.NotInvited as problem:
+                refused.append(problem.message)
+            else:
+                sent += 1
+        if sent:
+            message = ngettext("%(count)d invitation sent again.", "%(count)d invitations sent again.", sent)
+            self.message_user(request, message % {"count": sent}, messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)

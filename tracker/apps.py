@@ -7,5 +7,6 @@ class TrackerConfig(AppConfig):
     verbose_name = _("Commission tracker")
 
     def ready(self):
-        # Connect their signal receivers: the sign-in log, and the version the cached figures are kept under.
-        from tracker import figures, security  # noqa: F401
+        # Connect their signal receivers: the sign-in log, the version the cached figures are kept under, and the
+        # language a first sign-in records.
+        from tracker import figures, middleware, security  # noqa: F401

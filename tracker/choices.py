@@ -106,10 +106,13 @@ IN_PROGRESS_STATES = (ReviewState.DRAFT, ReviewState.SUBMITTED, ReviewState.RETU
 
 # Where each country's working day is counted: due dates end at midnight here.
 COUNTRY_TIME_ZONES = {Country.MEXICO: "America/Mexico_City", Country.KOREA: "Asia/Seoul"}
+# The language a person of each country reads until they choose one (emails before their first sign-in).
+COUNTRY_LANGUAGES = {Country.MEXICO: "es", Country.KOREA: "ko"}
 
 
 class ReminderKind(models.TextChoices):
-    """What an email is about. The first five follow the ladder; the last two follow a review."""
+    """What an email is about. The first five follow the ladder; the next two follow a review; the last invites a
+    new user."""
 
     UPCOMING = "upcoming", _("Upcoming deadline")
     DUE = "due", _("Due today")
@@ -119,6 +122,7 @@ class ReminderKind(models.TextChoices):
     DAILY_DIGEST = "daily_digest", _("Daily digest for an official")
     RETURNED = "returned", _("Update returned for revision")
     ACCEPTED = "accepted", _("Update accepted")
+    INVITATION = "invitation", _("Invitation to the tracker")
 
 
 class ReminderState(models.TextChoices):

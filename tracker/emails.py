@@ -15,6 +15,7 @@ import datetime
 import functools
 import hashlib
 import uuid
+from collections import defaultdict
 from email.policy import Compat32
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import formats, timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from tracker.choices import ReminderKind
 
@@ -140,35 +142,140 @@ def _items(kind: str, group) -> tuple[list[dict], int]:
             item["comment"] = reminder.update.review_comment if len(comments) > 1 else ""
             items.append(item)
         return items, len(group)
+    # The weekly digest: what the recipient's country still owes.
     owed = owed_updates(first.period).select_related("initiative", "agency").order_by("agency__name", "initiative")
-    if kind == ReminderKind.ESCALATION:
-        owed = owed.filter(agency_id=first.agency_id)
-    else:  # the weekly digest: the recipient's country
-        owed = owed.filter(agency__country=first.recipient.profile.agency.country)
+    owed = owed.filter(agency__country=first.recipient.profile.agency.country)
     items = [_item(o.initiative, absolute(o.initiative.get_absolute_url()), o.agency) for o in owed[:MAX_ITEMS]]
     return items, (owed.count() if len(items) == MAX_ITEMS else len(items))
+
+
+def _digest(group, now: datetime.datetime) -> dict:
+    """A daily digest's content: each initiative once, in sections by how it stands against its due date (overdue
+    by 7 days, overdue by 1 day, due today, due in 3 days, ...: the ladder's own steps, as the day finds them), the
+    most urgent first; and the subject that says what and when ("2 updates overdue, 12 due December 17")."""
+    from tracker.models import local_today
+
+    seen, standing = set(), defaultdict(list)
+    for reminder in sorted(group, key=lambda r: r.initiative.code):
+        if (reminder.initiative_id, reminder.period_id) in seen:
+            continue
+        seen.add((reminder.initiative_id, reminder.period_id))
+        late = (local_today(reminder.agency.country, now) - reminder.period.due_date).days
+        item = _item(reminder.initiative, absolute(reverse("tracker:update-create", args=[reminder.initiative.code])))
+        item["period"] = reminder.period.name
+        standing[late, reminder.period.due_date].append(item)
+    sections, overdue, due = [], 0, defaultdict(int)
+    for (late, due_date), items in sorted(standing.items(), key=lambda entry: -entry[0][0]):
+        if late > 0:
+            heading = ngettext("Overdue by %(count)d day", "Overdue by %(count)d days", late) % {"count": late}
+            overdue += len(items)
+        elif late == 0:
+            heading = gettext("Due today")
+            due["today"] += len(items)
+        else:
+            heading = ngettext("Due in %(count)d day", "Due in %(count)d days", -late) % {"count": -late}
+            due[due_date] += len(items)
+        for item in items:
+            item["standing"] = heading
+        sections.append({"heading": heading, "items": items})
+    parts = []
+    if overdue:
+        parts.append(ngettext("%(count)d update overdue", "%(count)d updates overdue", overdue) % {"count": overdue})
+    if due["today"]:
+        parts.append(ngettext("%(count)d due today", "%(count)d due today", due["today"]) % {"count": due["today"]})
+    for due_date, count in sorted((d, c) for d, c in due.items() if d != "today"):
+        day = formats.date_format(due_date, "MONTH_DAY_FORMAT")
+        text = ngettext("%(count)d due %(date)s", "%(count)d due %(date)s", count)
+        parts.append(text % {"count": count, "date": day})
+    periods = {name for items in standing.values() for name in (item["period"] for item in items)}
+    return {
+        "sections": sections,
+        "digest_subject": gettext(", ").join(parts),
+        "several_periods": len(periods) > 1,
+        "total": len(seen),
+        "worklist_url": _page("tracker:home"),
+        "sheet_url": absolute(reverse("tracker:worklist-sheet", args=["xlsx"])),
+    }
+
+
+def _escalation(group, recipient) -> dict:
+    """An escalation's content: for each late agency of the group (one, or all of a day's for a digest reader),
+    its late updates and whether its officials were reminded at all (an agency with no active official was not);
+    and the agencies of the recipient's country nobody can be reminded at."""
+    from tracker.choices import Role
+    from tracker.models import Profile, Reminder
+    from tracker.reminders import LADDER_KINDS, agencies_without_officials, owed_updates
+
+    period = group[0].period
+    ids = sorted({r.agency_id for r in group})
+    reminded = set(
+        Reminder.objects.filter(kind__in=LADDER_KINDS, agency_id__in=ids, period=period, state="sent").values_list(
+            "agency_id", flat=True
+        )
+    )
+    staffed = set(
+        Profile.objects.filter(agency_id__in=ids, role=Role.OFFICIAL, user__is_active=True).values_list(
+            "agency_id", flat=True
+        )
+    )
+    owed = defaultdict(list)
+    for ownership in owed_updates(period).filter(agency_id__in=ids).select_related("initiative", "agency"):
+        owed[ownership.agency_id].append(ownership)
+    agencies = []
+    for reminder in sorted(group, key=lambda r: r.agency.display_name):
+        late = sorted(owed[reminder.agency_id], key=lambda o: o.initiative.position)
+        items = [_item(o.initiative, absolute(o.initiative.get_absolute_url())) for o in late[:MAX_ITEMS]]
+        agencies.append(
+            {
+                "name": reminder.agency.display_name,
+                "reminded": reminder.agency_id in reminded,
+                "has_officials": reminder.agency_id in staffed,
+                "items": items,
+                "total": len(late),
+                "more": len(late) - len(items),
+            }
+        )
+    country = recipient.profile.agency.country if recipient.profile.agency_id else None
+    unreachable = [
+        {"name": agency.display_name, "count": count}
+        for agency, count in agencies_without_officials(period)
+        if agency.country == country
+    ]
+    return {
+        "agencies": agencies,
+        "late_updates": sum(agency["total"] for agency in agencies),
+        "unreachable": unreachable,
+        "people_url": _page("tracker:people"),
+    }
 
 
 def _one_comment(group) -> bool:
     return len({r.update.review_comment for r in group if r.update_id}) <= 1
 
 
-def reminder_email(group_key: str, group: list, *, late: bool) -> EmailMultiAlternatives:
-    """The email for one group of reminders to one recipient."""
+def reminder_email(
+    group_key: str, group: list, *, late: bool, now: datetime.datetime | None = None
+) -> EmailMultiAlternatives:
+    """The email for one group of reminders to one recipient, as of `now` (the sweep's moment)."""
     first = group[0]
+    if first.kind == ReminderKind.INVITATION:
+        from tracker import invitations  # its own builder: the link is made when the email is
+
+        return invitations.invitation_email(group_key, first, late=late)
     recipient = first.recipient
     profile = recipient.profile
     kind = ReminderKind.DAILY_DIGEST if group_key.startswith("daily_digest:") else first.kind
     zone = ZoneInfo(str(profile.time_zone))
-    with translation.override(profile.language), timezone.override(zone):
+    language = profile.email_language
+    with translation.override(language), timezone.override(zone):
         due = first.period.due_date if first.period else None
         planned_at = first.planned_at.astimezone(zone)
         context = {
-            "language": profile.language,
+            "language": language,
             "recipient_name": recipient.get_full_name() or recipient.username,
             "agency_name": (first.agency or profile.agency).display_name if (first.agency or profile.agency) else "",
             "period_name": first.period.name if first.period else "",
-            "due": _date(due, profile.language) if due else "",
+            "due": _date(due, language) if due else "",
             "late": late,
             # Only a late email says when it was planned.
             "planned_at": f"{formats.date_format(planned_at, 'DATETIME_FORMAT')} {planned_at.tzname()}" if late else "",
@@ -183,9 +290,15 @@ def reminder_email(group_key: str, group: list, *, late: bool) -> EmailMultiAlte
                 else ""
             ),
         }
-        context["items"], context["total"] = _items(kind, group)
-        context["more"] = context["total"] - len(context["items"])
-        for item in context["items"]:
+        if kind == ReminderKind.ESCALATION:
+            context.update(_escalation(group, recipient), items=[], more=0, total=len(group))
+        elif kind == ReminderKind.DAILY_DIGEST:
+            context.update(_digest(group, now=now or timezone.now()), items=[], more=0)
+        else:
+            context["items"], context["total"] = _items(kind, group)
+            context["more"] = context["total"] - len(context["items"])
+        sections = (*context.get("sections", ()), *context.get("agencies", ()))
+        for item in context["items"] + [item for section in sections for item in section["items"]]:
             item["link_label"] = translation.gettext("Open %(code)s") % {"code": item["code"]}
         subject = render_to_string(f"emails/{kind}/subject.txt", context).strip()
         context["subject"] = subject

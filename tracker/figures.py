@@ -21,12 +21,13 @@ import logging
 import secrets
 from collections.abc import Callable
 
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import translation
 
-from tracker import reports
+from tracker import reminders, reports
 from tracker.choices import Country, ReviewState
 from tracker.models import (
     Agency,
@@ -35,6 +36,7 @@ from tracker.models import (
     Initiative,
     Mechanism,
     Ownership,
+    Profile,
     ReportingPeriod,
     StatusUpdate,
     local_today,
@@ -43,6 +45,7 @@ from tracker.models import (
 logger = logging.getLogger(__name__)
 
 COUNTED = (StatusUpdate, CurrentStatus, Ownership, Initiative, Agency, Mechanism, ReportingPeriod)
+PEOPLE = (User, Profile)
 LIFETIME = 24 * 3600  # a bound on memory, not on correctness: the key changes with anything the figures count
 
 
@@ -62,6 +65,8 @@ def bump() -> None:
 def _figures_changed(sender, instance=None, **kwargs):
     if sender in COUNTED and not (sender is StatusUpdate and instance.review_state == ReviewState.DRAFT):
         bump()
+    elif sender in PEOPLE and set(kwargs.get("update_fields") or ()) != {"last_login"}:
+        bump()  # who can be reminded (the agencies without an active official); not every sign-in
 
 
 # What the dashboard shows of a report's content: the counts, not the rows (10,000 initiatives would make the
@@ -79,6 +84,10 @@ def dashboard(period: ReportingPeriod, language: str) -> dict:
         return {
             "content": {part: content[part] for part in DASHBOARD_PARTS if part in content},
             "progress": reports.progress_over_periods(),
+            "unreachable": [
+                {"name": agency.display_name, "acronym": agency.acronym, "country": agency.country, "count": count}
+                for agency, count in reminders.agencies_without_officials(period)
+            ],
             "key": key,
         }
 

@@ -89,7 +89,7 @@ class AgencyField(forms.CharField):
         if not text:
             return None
         owners = agencies_with_initiatives()
-        if text.isdigit():
+        if text.isdecimal():  # isdigit() would pass "²", which int() refuses
             agency = owners.filter(pk=int(text)).first()
             if agency is None:
                 raise ValidationError(_("No agency has this number."), code="unknown")

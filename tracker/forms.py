@@ -240,6 +240,14 @@ class PreferencesForm(forms.ModelForm):
             "time_zone": _("Times are shown, and reminders arrive in the morning, in this zone."),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Saving the preferences chooses a language: the profile's "not chosen yet" is not offered again.
+        self.fields["language"].required = True
+        self.fields["language"].choices = [choice for choice in self.fields["language"].choices if choice[0]]
+        if self.instance.language:
+            self.initial["language"] = self.instance.language
+
 
 class ReportingPeriodForm(forms.ModelForm):
     class Meta:

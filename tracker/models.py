@@ -25,6 +25,7 @@ from simple_history.models import HistoricalRecords
 from timezone_field import TimeZoneField
 
 from tracker.choices import (
+    COUNTRY_LANGUAGES,
     COUNTRY_TIME_ZONES,
     IN_PROGRESS_STATES,
     AgencyKind,
@@ -445,11 +446,19 @@ class Profile(models.Model):
         help_text=_("An official reports for this agency; a secretariat member belongs to its country's secretariat."),
     )
     language = models.CharField(
-        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+        _("preferred language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        help_text=_(
+            "Blank until chosen: the pages follow the browser's language and the first sign-in records it; emails "
+            "sent before that are in the language of the agency's country."
+        ),
     )
     time_zone = TimeZoneField(_("time zone"), default="America/Mexico_City", choices_display="WITH_GMT_OFFSET")
     email_preference = models.CharField(
-        _("reminder emails"), max_length=10, choices=EmailPreference.choices, default=EmailPreference.EACH
+        _("reminder emails"), max_length=10, choices=EmailPreference.choices, default=EmailPreference.DIGEST
     )
     history = HistoricalRecords()
 
@@ -463,6 +472,14 @@ class Profile(models.Model):
     @property
     def country(self) -> str | None:
         return self.agency.country if self.agency_id else None
+
+    @property
+    def email_language(self) -> str:
+        """The language of the emails to this person: the one they chose (or their browser's, recorded at their
+        first sign-in), else their country's (an official invited but not yet signed in), else English."""
+        if self.language:
+            return self.language
+        return COUNTRY_LANGUAGES.get(self.country, settings.LANGUAGE_CODE)
 
     def clean(self) -> None:
         if self.role in (Role.OFFICIAL, Role.SECRETARIAT) and not self.agency_id:
@@ -487,6 +504,9 @@ class ReportingPeriod(models.Model):
         _("due date"), help_text=_("Updates are due by the end of this day in the reporting agency's country.")
     )
     state = models.CharField(_("state"), max_length=10, choices=PeriodState.choices, default=PeriodState.OPEN)
+    # Since when the period is open (None while closed): a reminder planned before it could not be sent, so sending
+    # it at the first sweep after is on time, not late (tracker.reminders).
+    opened_at = models.DateTimeField(_("open since"), null=True, blank=True, editable=False)
     history = HistoricalRecords()
 
     objects = ReportingPeriodQuerySet.as_manager()
@@ -501,6 +521,15 @@ class ReportingPeriod(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        if self.state == PeriodState.OPEN and self.opened_at is None:
+            self.opened_at = timezone.now()
+        elif self.state != PeriodState.OPEN:
+            self.opened_at = None
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "opened_at"}
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.start and self.end and self.start > self.end:
@@ -909,3 +938,44 @@ class SheetUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.user}, {self.created_at:%Y-%m-%d %H:%M})"
+
+
+# --- Invitations ------------------------------------------------------------------------------------------
+
+
+class Invitation(models.Model):
+    """An account made for someone by the admin or a secretariat, waiting for its owner to set a password
+    (tracker/invitations.py). The account is inactive until then; the email with the link is a row of the outbox
+    (`Reminder`, kind "invitation"), one per sending. No link is stored: each is made when its email is."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="invitation"
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("invited at"), default=timezone.now)
+    last_sent_at = models.DateTimeField(
+        _("last sent at"), default=timezone.now, help_text=_("The latest link is valid for 7 days from this time.")
+    )
+    times_sent = models.PositiveSmallIntegerField(
+        _("times sent"), default=1, help_text=_("Sending the invitation again makes the earlier links void.")
+    )
+    accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
+    # The SHA-256 of the link that set the password: the same link opened again is told it was used. A used link
+    # can never set a password again anyway (its token depended on the password it replaced).
+    accepted_link = models.CharField(_("link used"), max_length=64, blank=True, editable=False)
+    history = HistoricalRecords(excluded_fields=["accepted_link"])
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-last_sent_at"]
+
+    def __str__(self) -> str:
+        return str(self.user)

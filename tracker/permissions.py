@@ -3,7 +3,8 @@
 - An **official** reads everything that is not private; writes updates for its own agency on the initiatives
   its agency owns; edits its own agency's drafts and returned updates; sees its agency's private evidence.
 - The **secretariat** (each country's Technical Secretariat) reads everything submitted, reviews the updates
-  of its own country's agencies, and manages reporting periods and progress reports.
+  of its own country's agencies, and manages reporting periods and progress reports; it invites the officials
+  and secretariat members of its own country's agencies.
 - An **admin** may do what both secretariats may, and uses the Django admin.
 - The **public** (not logged in) sees only the public view.
 
@@ -169,3 +170,28 @@ def visible_reports(user):
     if is_reviewer(user):
         return ProgressReport.objects.all()
     return ProgressReport.objects.filter(state=ReportState.PUBLISHED)
+
+
+# --- People ---------------------------------------------------------------------------------------------
+
+
+def can_invite(user, agency: Agency | None = None) -> bool:
+    """Invite officials and secretariat members (tracker/invitations.py): an admin anyone, a secretariat member
+    those of its own country's agencies, an official nobody. Without an agency: whether the user may invite at
+    all (the people pages)."""
+    if is_admin(user):
+        return True
+    own = agency_of(user)
+    if role_of(user) != Role.SECRETARIAT or own is None:
+        return False
+    return agency is None or agency.country == own.country
+
+
+def invitable_people(user) -> QuerySet[Profile]:
+    """The officials and secretariat members the user may invite, invited or not (the people page)."""
+    people = Profile.objects.filter(role__in=[Role.OFFICIAL, Role.SECRETARIAT]).exclude(agency=None)
+    if is_admin(user):
+        return people
+    if can_invite(user):
+        return people.filter(agency__country=agency_of(user).country)
+    return Profile.objects.none()

@@ -34,6 +34,7 @@ from the key), so it is recognisable.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import threading
 import time
@@ -42,14 +43,27 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import holidays
+from django.conf import settings
 from django.core import mail
 from django.db import connections, transaction
-from django.db.models import Exists, F, OuterRef, Q
-from django.utils import timezone
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
 
 from tracker import emails
-from tracker.choices import EmailPreference, OwnershipRole, ReminderKind, ReminderState, ReviewState, Role
+from tracker.choices import (
+    COUNTRY_TIME_ZONES,
+    Country,
+    EmailPreference,
+    OwnershipRole,
+    ReminderKind,
+    ReminderState,
+    ReviewState,
+    Role,
+)
 from tracker.models import (
+    Agency,
     Ownership,
     Profile,
     Reminder,
@@ -75,6 +89,69 @@ REVIEW_KINDS = (ReminderKind.ACCEPTED, ReminderKind.RETURNED)
 DONE_STATES = (ReviewState.SUBMITTED, ReviewState.ACCEPTED)
 
 
+@functools.cache
+def _public_holidays(country: str, year: int, language: str) -> dict[datetime.date, str]:
+    """The country's public holidays of a year (the `holidays` library: Mexico's federal, South Korea's national
+    ones, substitute days included), named in `language` where the library has it, else in English."""
+    calendar = holidays.country_holidays(country).__class__
+    name_language = language if language in calendar.supported_languages else "en_US"
+    return dict(holidays.country_holidays(country, years=year, language=name_language))
+
+
+def holiday(day: datetime.date, country: str, language: str = "en") -> str | None:
+    """The public holiday `day` is in `country`, if it is one, named in `language`."""
+    return _public_holidays(country, day.year, language).get(day)
+
+
+def is_working_day(day: datetime.date, country: str) -> bool:
+    return day.weekday() < 5 and holiday(day, country) is None
+
+
+def working_day(day: datetime.date, country: str, *, after: datetime.date | None = None) -> datetime.date:
+    """`day`, or the working day before it when it falls on a weekend or a public holiday in `country`, so that a
+    reminder reaches people at work, ahead of the deadline rather than after it. A reminder that must come after
+    a day (`after`: an overdue reminder after the due date, a weekly digest in its own week) moves to the next
+    working day instead when the one before would be too early. (`REMINDER_WORKING_DAYS=false` keeps every day.)"""
+    if not settings.REMINDER_WORKING_DAYS:
+        return day
+    earlier = day
+    while not is_working_day(earlier, country):
+        earlier -= datetime.timedelta(days=1)
+    if after is None or earlier > after:
+        return earlier
+    later = day
+    while not is_working_day(later, country):
+        later += datetime.timedelta(days=1)
+    return later
+
+
+def due_date_warnings(due: datetime.date, language: str) -> list[str]:
+    """What the secretariat should know of a period's due date: a weekend or a public holiday in either country,
+    when officials may not be at work (the reminders of that day are sent the working day before)."""
+    warnings = []
+    with translation.override(language):
+        when = formats.date_format(due, "DATE_FORMAT")
+        for country in COUNTRY_TIME_ZONES:
+            name = holiday(due, country, language)
+            if name:
+                warnings.append(
+                    _(
+                        "The due date, %(date)s, is a public holiday in %(country)s (%(holiday)s): its officials may "
+                        "not be at work. The reminders planned for that day are sent on the working day before."
+                    )
+                    % {"date": when, "country": Country(country).label, "holiday": name}
+                )
+        if due.weekday() >= 5:
+            warnings.append(
+                _(
+                    "The due date, %(date)s, is a %(weekday)s. The reminders planned for that day are sent on the "
+                    "working day before."
+                )
+                % {"date": when, "weekday": formats.date_format(due, "l")}
+            )
+    return warnings
+
+
 def planned_time(day: datetime.date, hour: int, time_zone) -> datetime.datetime:
     """`hour` o'clock on `day` in the recipient's zone: a working-hour morning wherever they are."""
     return datetime.datetime.combine(day, datetime.time(hour), tzinfo=ZoneInfo(str(time_zone)))
@@ -91,6 +168,22 @@ def owed_updates(period: ReportingPeriod):
         initiative=OuterRef("initiative"), agency=OuterRef("agency"), period=period, review_state__in=DONE_STATES
     )
     return Ownership.objects.filter(role=OwnershipRole.LEAD).exclude(Exists(done))
+
+
+def agencies_without_officials(period: ReportingPeriod) -> list[tuple[Agency, int]]:
+    """The agencies that still owe updates this period but have no active official to remind: nobody is chased
+    for them (the dashboard and the escalation email say so). Each with how many updates it owes, most first."""
+    active = Profile.objects.filter(agency=OuterRef("agency"), role=Role.OFFICIAL, user__is_active=True)
+    owed = (
+        owed_updates(period)
+        .exclude(Exists(active))
+        .values("agency")
+        .annotate(owed=Count("pk"))
+        .order_by("-owed", "agency__name")
+    )
+    counts = {row["agency"]: row["owed"] for row in owed}
+    agencies = Agency.objects.in_bulk(list(counts))
+    return [(agencies[pk], count) for pk, count in counts.items()]
 
 
 def cancel_remaining(update: StatusUpdate) -> int:
@@ -151,11 +244,17 @@ def due_reminders(now: datetime.datetime) -> list[Planned]:
         owed = list(owed_updates(period).select_related("agency").only("initiative_id", "agency_id", "agency__country"))
         late_agencies: dict[int, str] = {o.agency_id: o.agency.country for o in owed}
         for rule in rules:
-            day = period.due_date + datetime.timedelta(days=rule.days)
+            rung = period.due_date + datetime.timedelta(days=rule.days)
+            # Moved off weekends and public holidays in the recipient's country; never before the due date for
+            # what comes after it.
+            days = {
+                country: working_day(rung, country, after=period.due_date if rule.days > 0 else None)
+                for country in COUNTRY_TIME_ZONES
+            }
             if rule.kind in LADDER_KINDS:
                 for ownership in owed:
                     for profile in officials.get(ownership.agency_id, ()):
-                        at = planned_time(day, rule.hour, profile.time_zone)
+                        at = planned_time(days[profile.agency.country], rule.hour, profile.time_zone)
                         local_today = now.astimezone(ZoneInfo(str(profile.time_zone))).date()
                         if at > now or at < profile.user.date_joined:
                             continue
@@ -176,7 +275,7 @@ def due_reminders(now: datetime.datetime) -> list[Planned]:
             elif rule.kind == ReminderKind.ESCALATION:
                 for agency_id, country in late_agencies.items():
                     for profile in secretariat.get(country, ()):
-                        at = planned_time(day, rule.hour, profile.time_zone)
+                        at = planned_time(days[country], rule.hour, profile.time_zone)
                         if at > now or at < profile.user.date_joined:
                             continue
                         planned.append(
@@ -206,6 +305,8 @@ def _weekly_digests(rules, secretariat, now) -> list[Planned]:
             for profile in profiles:
                 local = now.astimezone(ZoneInfo(str(profile.time_zone)))
                 day = local.date() - datetime.timedelta(days=(local.weekday() - rule.weekday) % 7)
+                # A holiday on the digest's day moves it later in its own week, never into the week before.
+                day = working_day(day, profile.agency.country, after=day - datetime.timedelta(days=1))
                 at = planned_time(day, rule.hour, profile.time_zone)
                 if at > now or at < profile.user.date_joined:
                     continue  # this week's digest is not due yet; last week's is superseded
@@ -313,17 +414,20 @@ def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str,
       email, named after the day and its first reminder;
     - the reviewers' decisions on one official's updates that are delivered together (a review of several
       updates at once asks for delivery once, when all are decided): one email per official and kind of decision
-      ("12 of your updates were accepted"), named after its first row. A single decision keeps its own key.
+      ("12 of your updates were accepted"), named after its first row. A single decision keeps its own key;
+    - a secretariat member's escalations of one period due together, when they prefer the digest: one email naming
+      every late agency instead of one per agency.
     """
     groups: dict[str, list[Reminder]] = {}
     digests: dict[int, list[Reminder]] = defaultdict(list)
     decisions: dict[tuple[int, str], list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         profile = getattr(reminder.recipient, "profile", None)
-        if reminder.kind in LADDER_KINDS and profile is not None and profile.email_preference == EmailPreference.DIGEST:
+        digest = profile is not None and profile.email_preference == EmailPreference.DIGEST
+        if reminder.kind in LADDER_KINDS and digest:
             digests[reminder.recipient_id].append(reminder)
-        elif reminder.kind in REVIEW_KINDS:
-            decisions[(reminder.recipient_id, reminder.kind)].append(reminder)
+        elif reminder.kind in REVIEW_KINDS or (reminder.kind == ReminderKind.ESCALATION and digest):
+            decisions[(reminder.recipient_id, f"{reminder.kind}:p{reminder.period_id}")].append(reminder)
         else:
             groups[reminder.key] = [reminder]
     for recipient_id, rows in digests.items():
@@ -336,6 +440,64 @@ def _group(reminders: list[Reminder], now: datetime.datetime) -> list[tuple[str,
     return list(groups.items())
 
 
+def _rest_of_their_digests(claimed: list[Reminder], now: datetime.datetime, token: str) -> list[Reminder]:
+    """The other reminders due now for the people whose digest this batch holds, so that each gets one digest
+    with all of them (an agency with 500 initiatives has more reminders than a batch)."""
+    readers = {
+        r.recipient_id
+        for r in claimed
+        if r.kind in LADDER_KINDS and r.recipient.profile.email_preference == EmailPreference.DIGEST
+    }
+    if not readers:
+        return []
+    more = list(
+        Reminder.objects.filter(_claimable(now), recipient_id__in=readers, kind__in=LADDER_KINDS)
+        .exclude(pk__in=[r.pk for r in claimed])
+        .values_list("pk", flat=True)
+    )
+    return _claim(more, now, token) if more else []
+
+
+def _one_digest_a_day(groups: list[tuple[str, list[Reminder]]], now: datetime.datetime, token: str):
+    """Someone who prefers the daily digest gets at most one a day: a digest for a person who has had one today
+    already (a period opened in the afternoon, a sweep catching up) is held for the next working day's, at the
+    same hour, where its reminders join that day's own (planned for then, so that it is not called late)."""
+    digests = [rows for key, rows in groups if key.startswith("daily_digest:")]
+    if not digests:
+        return groups
+    recipients = {rows[0].recipient_id for rows in digests}
+    sent = defaultdict(list)
+    recent = Reminder.objects.filter(
+        recipient_id__in=recipients,
+        kind__in=LADDER_KINDS,
+        state=ReminderState.SENT,
+        sent_at__gte=now - datetime.timedelta(days=1),
+    )
+    for recipient_id, sent_at in recent.values_list("recipient_id", "sent_at"):
+        sent[recipient_id].append(sent_at)
+    kept = []
+    for key, rows in groups:
+        if key.startswith("daily_digest:"):
+            zone = ZoneInfo(str(rows[0].recipient.profile.time_zone))
+            today = now.astimezone(zone).date()
+            if any(moment.astimezone(zone).date() == today for moment in sent[rows[0].recipient_id]):
+                hour = min(row.planned_at.astimezone(zone).time() for row in rows)
+                country = rows[0].recipient.profile.agency.country
+                day = working_day(today + datetime.timedelta(days=1), country, after=today)
+                tomorrow = datetime.datetime.combine(day, hour, tzinfo=zone)
+                Reminder.objects.filter(pk__in=[row.pk for row in rows], claimed_by=token).update(
+                    state=ReminderState.PENDING,
+                    claimed_by="",
+                    claimed_at=None,
+                    planned_at=tomorrow,
+                    next_attempt_at=tomorrow,
+                    attempts=F("attempts") - 1,  # held, not tried
+                )
+                continue
+        kept.append((key, rows))
+    return kept
+
+
 def deliver(now: datetime.datetime, *, connection=None, sweep_run: int | None = None) -> SweepResult:
     """Claim, send and mark every reminder whose time has come, one batch of rows at a time.
 
@@ -346,6 +508,7 @@ def deliver(now: datetime.datetime, *, connection=None, sweep_run: int | None = 
     result = SweepResult()
     token = uuid.uuid4().hex
     outbox = _Outbox(connection or mail.get_connection())
+    installed = _installed_at() or now
     try:
         while True:
             # Rows this sender claimed, sent, cancelled or rescheduled are no longer claimable, and rows
@@ -358,13 +521,15 @@ def deliver(now: datetime.datetime, *, connection=None, sweep_run: int | None = 
             if not ids:
                 break
             claimed = _claim(ids, now, token)  # empty when another sender took these rows first: try the next
+            claimed += _rest_of_their_digests(claimed, now, token)
             claimed, arrived = _still_owed(claimed)
             if arrived:
                 Reminder.objects.filter(pk__in=[r.pk for r in arrived], claimed_by=token).update(
                     state=ReminderState.CANCELLED
                 )
                 result.cancelled += len(arrived)
-            if not _send_batch(_group(claimed, now), now, outbox, token, result):
+            groups = _one_digest_a_day(_group(claimed, now), now, token)
+            if not _send_batch(groups, now, outbox, token, result, installed):
                 break
     finally:
         outbox.close()
@@ -414,7 +579,7 @@ def deliver_burst(now: datetime.datetime, *, connection=None, sweep_run: int | N
     return total
 
 
-def _send_batch(groups, now, outbox, token, result) -> bool:
+def _send_batch(groups, now, outbox, token, result, installed) -> bool:
     """Send one email per group; False when the mail server cannot be reached."""
     batch = _Batch(token, now, [r.pk for _, rows in groups for r in rows])
     try:
@@ -422,7 +587,7 @@ def _send_batch(groups, now, outbox, token, result) -> bool:
             pks = [r.pk for r in group]
             if not batch.still_held(pks):
                 continue  # taken over while this sender was held up: the new holder sends it
-            if not _send_group(group_key, group, now, outbox, batch, result):
+            if not _send_group(group_key, group, now, outbox, batch, result, installed):
                 # Give back what this sender holds, untouched, to the next sweep, instead of waiting for a
                 # timeout on every row.
                 rest = [r.pk for _, rows in groups[index + 1 :] for r in rows]
@@ -541,13 +706,26 @@ class MailServerDown(Exception):
     pass
 
 
-def _send_group(group_key, group, now, outbox, batch, result) -> bool:
+def _installed_at() -> datetime.datetime | None:
+    """When the tracker's first reminder sweep ran: nothing planned before then was missed."""
+    return SweepRun.objects.order_by("started_at").values_list("started_at", flat=True).first()
+
+
+def sendable_since(reminder: Reminder, installed: datetime.datetime) -> datetime.datetime:
+    """When the reminder could first have been sent: its planned time, or later if its period was opened after it
+    (a period opened at 15:00 cannot have its 9:00 reminder on time), or if the tracker's first sweep ran after it.
+    An email is late, and says so, only when it goes out more than LATE_AFTER after this: a sweep was missed."""
+    opened = reminder.period.opened_at if reminder.period_id and reminder.period.opened_at else reminder.planned_at
+    return max(reminder.planned_at, opened, installed)
+
+
+def _send_group(group_key, group, now, outbox, batch, result, installed) -> bool:
     """Send one email for the group and record the outcome; False when the mail server is unreachable."""
     pks = [r.pk for r in group]
     # A digest is on time when its newest reminder is: older ones it gathers are simply still open.
-    late = now - max(r.planned_at for r in group) > LATE_AFTER
+    late = now - max(sendable_since(r, installed) for r in group) > LATE_AFTER
     try:
-        message = emails.reminder_email(group_key, group, late=late)
+        message = emails.reminder_email(group_key, group, late=late, now=now)
         outbox.send(message)
     except Exception as error:  # SMTP down, refused, timed out...: retry later, never drop
         batch.given_up(pks)

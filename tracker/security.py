@@ -103,7 +103,16 @@ class TwoFactorMiddleware:
 
     # Reachable before the second factor: the two-factor pages themselves, signing out, the language switcher,
     # the health check and static files.
-    OPEN_PATHS = ("/accounts/two-factor/", "/accounts/logout/", "/i18n/", "/healthz", "/static/", "/favicon.ico")
+    # An invitation's link sets another account's password: it must open even in a half-signed-in session.
+    OPEN_PATHS = (
+        "/accounts/two-factor/",
+        "/accounts/invitation/",
+        "/accounts/logout/",
+        "/i18n/",
+        "/healthz",
+        "/static/",
+        "/favicon.ico",
+    )
 
     def __init__(self, get_response):
         self.get_response = get_response

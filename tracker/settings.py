@@ -182,6 +182,8 @@ else:
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+# Reminders move off weekends and public holidays in the recipient's country (tracker.reminders.working_day).
+REMINDER_WORKING_DAYS = env.bool("REMINDER_WORKING_DAYS", default=True)
 CELERY_TASK_IGNORE_RESULT = True
 # A task a killed worker had started is delivered again; every task is written to be safe to repeat.
 CELERY_TASK_ACKS_LATE = True

@@ -81,11 +81,12 @@ def media(settings, tmp_path):
 
 @pytest.fixture
 def new_page(browser, live_server, request):
-    """new_page(viewport={...}) -> a page in a new browser context whose relative URLs go to the live server."""
+    """new_page(viewport={...}, **options) -> a page in a new browser context whose relative URLs go to the live
+    server; other options go to the context (e.g. locale="ko-KR": the browser's language)."""
     opened = []  # (context, log lines)
 
-    def open_page(viewport=DESKTOP):
-        context = browser.new_context(viewport=viewport, base_url=live_server.url)
+    def open_page(viewport=DESKTOP, **options):
+        context = browser.new_context(viewport=viewport, base_url=live_server.url, **options)
         context.set_default_timeout(15_000)
         log: list[str] = []
         context.on("console", lambda message: log.append(f"console {message.type}: {message.text}"))

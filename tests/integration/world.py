@@ -32,7 +32,7 @@ def populate(
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from tracker.choices import COUNTRY_TIME_ZONES
-    from tracker.models import Agency, Ownership, Profile, ReminderRule, ReportingPeriod
+    from tracker.models import Agency, Ownership, Profile, ReminderRule, ReportingPeriod, SweepRun
 
     now = timezone.now()
     users = {}
@@ -75,12 +75,17 @@ def populate(
             if "due_date" in period
             else now.date() + datetime.timedelta(days=period["due_in_days"])
         )
+        # Open, and the tracker sweeping, since long before the test: a reminder planned before now was missed
+        # (and says it is late) rather than planned before the period was opened or the installation started.
+        long_ago = now - datetime.timedelta(days=60)
         row = ReportingPeriod.objects.create(
             name=period.get("name", "Integration period"),
             start=due - datetime.timedelta(days=90),
             end=due + datetime.timedelta(days=60),
             due_date=due,
+            opened_at=long_ago,
         )
+        SweepRun.objects.create(started_at=long_ago)  # unfinished: the tests count the sweeps that finish
         result["period"] = {"id": row.pk, "due_date": due.isoformat()}
     if sweep_every_seconds is not None:
         every, _ = IntervalSchedule.objects.get_or_create(every=sweep_every_seconds, period=IntervalSchedule.SECONDS)

@@ -29,7 +29,8 @@ def preferences(request):
     profile = permissions.profile_of(request.user)
     if profile is None:
         raise PermissionDenied
-    form = PreferencesForm(request.POST or None, instance=profile)
+    # A profile without a language yet shows the one the pages are in (the browser's), chosen when saved.
+    form = PreferencesForm(request.POST or None, instance=profile, initial={"language": request.LANGUAGE_CODE})
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Your preferences are saved."))

@@ -16,6 +16,13 @@ from tracker.views.worklist import worklist_page
 HOME_QUEUE_SIZE = 10  # the review queue's first updates, on the secretariat's home
 
 
+def _on_their_side(user, agencies: list[dict]) -> list[dict]:
+    """The agencies nobody can be reminded at that a reviewer answers for: its own country's (an admin, both)."""
+    if permissions.is_admin(user):
+        return agencies
+    return [agency for agency in agencies if agency["country"] == permissions.agency_of(user).country]
+
+
 @tracker_user_required
 def home(request):
     """An official's worklist; the secretariat's queue, what is late and what happened."""
@@ -57,6 +64,7 @@ def home(request):
             "overdue": overdue,
             "recent": recent,
             "content": dashboard["content"] if dashboard else None,
+            "unreachable": _on_their_side(request.user, dashboard["unreachable"] if dashboard else []),
             "figures_html": figures_html,
         },
     )

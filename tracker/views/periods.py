@@ -6,10 +6,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tracker import permissions
+from tracker import permissions, reminders
 from tracker.choices import PeriodState, ReviewState
 from tracker.forms import ReportingPeriodForm
 from tracker.models import ReportingPeriod
@@ -36,6 +37,8 @@ def period_edit(request, pk=None):
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, _("Reporting period %(name)s saved.") % {"name": form.instance.name})
+        for warning in reminders.due_date_warnings(form.instance.due_date, translation.get_language()):
+            messages.warning(request, warning)
         return redirect("tracker:periods")
     return render(request, "tracker/period_form.html", {"form": form, "period": period})
 

@@ -33,7 +33,8 @@ DEMO_ACCOUNTS = [
     ("mofe.official", Role.OFFICIAL, "mofe", "Ye-jin", "Jung"),
 ]
 
-DIGEST_READERS = {"se.colleague"}
+# Everyone gets the daily digest (the default); one demo official chose one email per item, to show both.
+PER_ITEM_READERS = {"kcs.official"}
 
 # initiative code, author username, review state, status, progress, summary
 DEMO_UPDATES = [
@@ -127,8 +128,7 @@ class Command(BaseCommand):
                 "role": role,
                 "agency": agency,
                 "time_zone": COUNTRY_TIME_ZONES[agency.country] if agency else "UTC",
-                # One demo official takes the daily digest, to show both ways reminders can arrive.
-                "email_preference": EmailPreference.DIGEST if username in DIGEST_READERS else EmailPreference.EACH,
+                "email_preference": EmailPreference.EACH if username in PER_ITEM_READERS else EmailPreference.DIGEST,
             },
         )
         self.stdout.write(f"{username} {role} {agency.acronym or agency.key if agency else '-'}")
